@@ -1,0 +1,64 @@
+"""Parameters of the offline pipeline, shared by every step (CLI flags map onto these fields)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+ALL_MODELS = ("emb_mlp", "wide_deep", "neural_cf", "two_tower", "deepfm", "din")
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """Knobs of every offline step; defaults suit ml-latest-small on 2 cores."""
+
+    seed: int = 42
+    # split: the global time cut is this quantile of rating timestamps (train before, test after)
+    train_quantile: float = 0.8
+    # embeddings (Item2vec / DeepWalk / Node2vec share the Word2Vec settings)
+    embedding_dim: int = 32
+    w2v_window: int = 5
+    # min_count=1 keeps rare movies: MovieLens' long tail would otherwise get no vector at all
+    w2v_min_count: int = 1
+    w2v_iterations: int = 5
+    walk_length: int = 10
+    walks_per_node: int = 5
+    node2vec_p: float = 1.0
+    node2vec_q: float = 0.5
+    als_rank: int = 32
+    als_iterations: int = 10
+    als_reg: float = 0.05
+    als_implicit: bool = True
+    als_alpha: float = 10.0
+    # similar lists
+    similar_top_k: int = 50
+    lsh_bucket_length: float = 1.0
+    lsh_num_tables: int = 3
+    lsh_check_sample: int = 200  # movies whose LSH list is compared with exact search
+    # ranking models
+    models: tuple[str, ...] = ALL_MODELS
+    epochs: int = 3
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls) -> PipelineParams:
+        """Small settings for tests and smoke runs: every step runs, briefly."""
+        return cls(
+            embedding_dim=16,
+            w2v_iterations=2,
+            walk_length=6,
+            walks_per_node=2,
+            als_rank=8,
+            als_iterations=3,
+            lsh_check_sample=50,
+            epochs=1,
+            batch_size=512,
+        )
+
+    def with_(self, **changes: Any) -> PipelineParams:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
