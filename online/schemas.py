@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 SimilarModel = Literal["item2vec", "deepwalk", "node2vec", "als", "genre"]
 MovieSort = Literal["rating", "popularity", "year"]
-EventType = Literal["click", "view", "rating"]
+EventType = Literal["click", "view"]  # ratings go to POST /api/ratings (they carry a rating)
 
 
 class ErrorDetail(BaseModel):
@@ -92,15 +92,15 @@ class SessionRequest(BaseModel):
 
 
 class RatingIn(BaseModel):
-    userId: int = Field(ge=1)
-    movieId: int = Field(ge=1)
+    userId: int = Field(ge=1, le=2**62)
+    movieId: int = Field(ge=1, le=2**62)
     rating: float = Field(ge=0.5, le=5.0, multiple_of=0.5)
     timestamp: int | None = Field(None, ge=0)
 
 
 class EventIn(BaseModel):
-    userId: int = Field(ge=1)
-    movieId: int = Field(ge=1)
+    userId: int = Field(ge=1, le=2**62)
+    movieId: int = Field(ge=1, le=2**62)
     type: EventType
     experiment: str | None = Field(None, max_length=100)
     variant: str | None = Field(None, max_length=100)
@@ -124,6 +124,11 @@ class Experiment(BaseModel):
     type: Literal["ab", "interleaving"] = "ab"
     salt: str
     enabled: bool = True
+    traffic: int = Field(
+        100, ge=0, le=100,
+        description="Share of users (0..100) in this experiment; the first enabled experiment whose traffic "
+        "holds the user applies.",
+    )
     variants: list[Variant] = Field(min_length=1)
 
 
@@ -134,17 +139,29 @@ class VariantReport(BaseModel):
     ctr: float
     ci_low: float
     ci_high: float
+    p_value: float | None = Field(None, description="Two-proportion z-test of this variant against the first one.")
+    wins: int | None = Field(None, description="Interleaving: impressions this variant's team won.")
 
 
 class ExperimentReport(BaseModel):
     name: str
     type: Literal["ab", "interleaving"]
     variants: list[VariantReport]
-    p_value: float | None = Field(None, description="Two-proportion z-test between the first two variants.")
+    p_value: float | None = Field(
+        None, description="A/B: two-proportion z-test between the first two variants; interleaving: sign test of wins."
+    )
+    test: str | None = Field(None, description="The test behind p_value (z-test for A/B, sign test for interleaving).")
+    impressions: int | None = Field(None, description="Interleaving: interleaved lists served.")
+    ties: int | None = Field(None, description="Interleaving: impressions with equal clicks for both teams.")
 
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+class ReloadOut(BaseModel):
+    version: str | None = Field(description="The version served after the reload.")
+    changed: bool = Field(description="True when a new version was swapped in.")
 
 
 class Ready(BaseModel):

@@ -29,6 +29,8 @@ MODELS_DIR = "models"
 REPORT_DIR = "report"
 CURRENT = "current"
 TMP_PREFIX = ".tmp-"
+# Nearline events appended by the FileStore (one JSON object a line); the next offline run ingests it.
+EVENTS_FILE = "events.jsonl"
 
 # Item embeddings the offline side can produce, and the similar-list names built from them.
 ITEM_EMBEDDINGS = ("item2vec", "deepwalk", "node2vec", "als_item")

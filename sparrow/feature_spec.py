@@ -147,19 +147,29 @@ def serving_batch(user: Mapping[str, Any], movies: Mapping[str, np.ndarray]) -> 
     return batch
 
 
-def movie_feature_columns(movie_table: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+def movie_feature_arrays(movie_table: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
     """Model movie features from movies.parquet columns (``genres`` lists split into movieGenre1..3)."""
     out: dict[str, np.ndarray] = {}
     for column, feature in MOVIE_TABLE_TO_FEATURE.items():
         spec = FEATURES_BY_NAME[feature]
         raw = np.asarray(movie_table[column], dtype=object)
-        out[feature] = np.array([spec.default if v is None or v != v else v for v in raw]).astype(_np_dtype(spec))
+        out[feature] = np.array([spec.default if _is_missing(v) else v for v in raw]).astype(_np_dtype(spec))
     genres = list(movie_table["genres"])
     for i, feature in enumerate(MOVIE_GENRES):
         out[feature.name] = np.array(
             [(list(g)[i] if g is not None and len(g) > i else MISSING_GENRE) for g in genres], dtype=object
         )
     return out
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, or pandas' NA (a nullable ``Int64`` column read back from Parquet)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA refuses bool(); it is missing by definition
+        return True
 
 
 def _np_dtype(feature: Feature) -> Any:

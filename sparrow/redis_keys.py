@@ -36,6 +36,11 @@ class RedisKeys:
         """Sorted set of fully loaded versions (score = load time)."""
         return f"{self.prefix}versions"
 
+    def loading(self) -> str:
+        """Sorted set of versions whose load has started (score = start time); a version still here
+        but not in :meth:`versions` was abandoned by a killed publish and may be deleted."""
+        return f"{self.prefix}loading"
+
     def manifest(self, v: str) -> str:
         """The bundle manifest (JSON) of version ``v``; written last, so its presence means complete."""
         return f"{self.prefix}manifest:{v}"
@@ -86,6 +91,15 @@ class RedisKeys:
 
     def ab_pattern(self, experiment: str) -> str:
         return f"{self.prefix}ab:{experiment}:*"
+
+    def ab_exposed(self, experiment: str, user_id: int) -> str:
+        """Hash ``{movieId: variant or team}`` of the user's latest exposure in an experiment (TTL'd),
+        so a later click is credited to the variant/team that showed that movie, on any replica."""
+        return f"{self.prefix}ab:{experiment}:_exposed:{user_id}"
+
+    def explore(self, metric: str) -> str:
+        """Hash ``{movieId: count}`` of the exploration policy (``metric`` is ``exposures`` or ``clicks``)."""
+        return f"{self.prefix}explore:{metric}"
 
     def experiments_config(self) -> str:
         """Experiment configuration (JSON) set by ``PUT /admin/experiments``; shared by all replicas."""

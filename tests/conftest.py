@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sparrow_testing import RedisServer, free_port, require, services_required  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 ML_LATEST_SMALL = REPO / "data" / "ml-latest-small"
@@ -24,25 +21,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if not os.environ.get("JAVA_HOME") and Path("/usr/lib/jvm/java-17-openjdk-amd64").is_dir():
     os.environ["JAVA_HOME"] = "/usr/lib/jvm/java-17-openjdk-amd64"
-
-
-def services_required() -> bool:
-    return os.environ.get("SPARROW_REQUIRE_SERVICES", "") == "1"
-
-
-def require(condition: bool, what: str) -> None:
-    """Skip (or, under SPARROW_REQUIRE_SERVICES=1, fail) when a service the test needs is missing."""
-    if condition:
-        return
-    if services_required():
-        pytest.fail(f"{what} is required (SPARROW_REQUIRE_SERVICES=1) but not available")
-    pytest.skip(f"{what} not available")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -73,44 +51,6 @@ def spark():  # type: ignore[no-untyped-def]
 
 
 # --- Redis -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class RedisServer:
-    """A redis-server subprocess on a free loopback port, owned by one test or session."""
-
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--bind", "127.0.0.1", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def test_serving_batch_repeats_user_and_types_columns() -> None:
         "year": [1995, None, 2001],
         "genres": [["Action", "Crime"], [], None],
     }
-    movies = F.movie_feature_columns(table)
+    movies = F.movie_feature_arrays(table)
     user = F.user_features_from_history(7, {"userGenre1": "Drama"})
     batch = F.serving_batch(user, movies)
     assert set(batch) == {f.name for f in F.ALL_FEATURES}

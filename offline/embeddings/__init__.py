@@ -1,0 +1,39 @@
+"""Item and user embeddings: Item2vec, DeepWalk, Node2vec (walks in Spark) and ALS factors.
+
+Every embedding is a DataFrame ``id long, vector array<float>`` (float32 values), named as in
+:mod:`sparrow.bundle` (``ITEM_EMBEDDINGS``, ``USER_EMBEDDINGS``, :func:`~sparrow.bundle.user_embedding_name`).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from offline.embeddings.als import als_choice_report, als_embeddings
+from offline.embeddings.graph_walks import deepwalk_and_node2vec
+from offline.embeddings.item2vec import item2vec_embedding
+from offline.embeddings.user_embeddings import build_user_embeddings
+from offline.params import PipelineParams
+
+__all__ = ["als_choice_report", "build_item_embeddings", "build_user_embeddings"]
+
+
+def build_item_embeddings(spark: SparkSession, train_ratings: DataFrame, params: PipelineParams) -> dict[str, DataFrame]:
+    """All item embeddings plus ALS user factors, from train ratings only.
+
+    ``train_ratings``: ``userId long, movieId long, rating double, timestamp long``. Returns
+    ``{"item2vec", "deepwalk", "node2vec", "als_item", "als_user"}`` -> ``id long, vector array<float>``.
+    The ALS implicit/explicit decision is available afterwards from :func:`als_choice_report`.
+    """
+    del spark  # the DataFrames carry their session; kept in the signature for symmetry with other steps
+    ratings = train_ratings.select("userId", "movieId", "rating", "timestamp").persist()
+    try:
+        out = {"item2vec": item2vec_embedding(ratings, params)}
+        out.update(deepwalk_and_node2vec(ratings, params))
+        out.update(als_embeddings(ratings, params))
+        # Materialise while the cached ratings are still there; results are small (one row per id).
+        for name, frame in out.items():
+            out[name] = frame.persist()
+            out[name].count()
+    finally:
+        ratings.unpersist()
+    return out

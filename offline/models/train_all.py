@@ -1,0 +1,156 @@
+"""The pipeline's model step: train, evaluate and export every requested model into a bundle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from offline.models.config import BuiltModel, ModelConfig
+from offline.models.dataset import Samples, load_samples
+from offline.models.evaluate import PRIMARY_BASELINE, baseline_scores, binary_metrics, roc_points
+from offline.models.export import export_ranking_model, export_tower
+from offline.models.layers import FeatureVocab
+from offline.models.plots import (
+    CALIBRATION_PNG,
+    ROC_PNG,
+    TRAINING_PNG,
+    plot_calibration,
+    plot_roc,
+    plot_training,
+)
+from offline.models.registry import build_model
+from offline.models.train import fit, predict
+from offline.models.two_tower import ITEM_TOWER, USER_TOWER
+from offline.params import PipelineParams
+from sparrow import feature_spec
+from sparrow.bundle import BundleWriter
+
+log = logging.getLogger(__name__)
+
+METRICS_JSON = "metrics.json"
+REPORT_MODELS_KEY = "models"
+REPORT_BASELINES_KEY = "baselines"
+BASELINE_ENTRY = "baseline"
+TOWER_FEATURES = {USER_TOWER: feature_spec.USER_FEATURES, ITEM_TOWER: feature_spec.MOVIE_FEATURES}
+
+
+def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if not isinstance(v, list | dict)}
+
+
+def train_one(
+    name: str, train: Samples, test: Samples, vocab: FeatureVocab, params: PipelineParams, out_dir: Path
+) -> tuple[BuiltModel, dict[str, Any], dict[str, Any]]:
+    """Build, train, evaluate and export one model into ``out_dir``.
+
+    Returns ``(trained model, manifest entry, run details for plots)``.
+    """
+    import keras
+
+    keras.utils.set_random_seed(params.seed)
+    built = build_model(name, vocab, ModelConfig.from_extra(params.extra))
+    result = fit(built.model, train, test, params)
+    y_prob = predict(built.model, test)
+    metrics = binary_metrics(test.label, y_prob)
+    metrics.update(train_seconds=round(result.seconds, 2), epochs=params.epochs, n_train=len(train))
+    entry: dict[str, Any] = {
+        "feature_spec": feature_spec.feature_spec(),
+        **export_ranking_model(built.model, out_dir),
+    }
+    if built.towers:
+        entry["towers"] = {
+            tower: {"path": tower, **export_tower(model, out_dir / tower, TOWER_FEATURES[tower])}
+            for tower, model in built.towers.items()
+        }
+    (out_dir / METRICS_JSON).write_text(
+        json.dumps(
+            {"model": name, **metrics, "history": result.history, "batch_curve": result.batch_curve}, indent=2
+        )
+    )
+    entry["metrics"] = _scalar_metrics(metrics)
+    log.info(
+        "model %s: test roc_auc=%.4f logloss=%.4f in %.1fs (%d train rows)",
+        name,
+        metrics["roc_auc"],
+        metrics["logloss"],
+        result.seconds,
+        len(train),
+    )
+    run = {"roc": roc_points(test.label, y_prob), "calibration": metrics["calibration"], **vars(result)}
+    return built, entry, run
+
+
+def write_report(
+    report_dir: Path, entries: dict[str, dict], runs: dict[str, dict], baselines: dict[str, dict]
+) -> None:
+    """Plots + ``report/metrics.json`` (read-modify-write: other steps keep their own keys there)."""
+    curves = {n: {**runs[n]["roc"], "auc": entries[n]["metrics"]["roc_auc"]} for n in entries}
+    for name, b in baselines.items():
+        curves[f"baseline: {name}"] = {**b["roc"], "auc": b["metrics"]["roc_auc"], "baseline": True}
+    plot_roc(curves, report_dir / ROC_PNG)
+    plot_training(runs, report_dir / TRAINING_PNG)
+    plot_calibration(
+        {
+            **{n: r["calibration"] for n, r in runs.items()},
+            **{f"baseline: {n}": b["metrics"]["calibration"] for n, b in baselines.items()},
+        },
+        report_dir / CALIBRATION_PNG,
+    )
+    path = report_dir / METRICS_JSON
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    models = dict(report.get(REPORT_MODELS_KEY, {}))
+    models.update({n: e["metrics"] for n, e in entries.items()})
+    models[BASELINE_ENTRY] = {
+        **_scalar_metrics(baselines[PRIMARY_BASELINE]["metrics"]),
+        "baseline": PRIMARY_BASELINE,
+    }
+    report[REPORT_MODELS_KEY] = models
+    report[REPORT_BASELINES_KEY] = {n: _scalar_metrics(b["metrics"]) for n, b in baselines.items()}
+    report["plots"] = sorted(set(report.get("plots", [])) | {ROC_PNG, TRAINING_PNG, CALIBRATION_PNG})
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def train_models(
+    train: Path, test: Path, writer: BundleWriter, params: PipelineParams
+) -> tuple[dict[str, dict], dict[str, BuiltModel]]:
+    """:func:`train_and_export`, also returning the trained Keras models (tests compare them to exports)."""
+    train_samples, test_samples = load_samples(train), load_samples(test)
+    vocab = FeatureVocab.fit(train_samples.features)
+    log.info(
+        "model vocabularies %s; %d train / %d test samples",
+        vocab.summary(),
+        len(train_samples),
+        len(test_samples),
+    )
+    baselines = {}
+    for name, y_prob in baseline_scores(train_samples, test_samples).items():
+        baselines[name] = {
+            "metrics": binary_metrics(test_samples.label, y_prob),
+            "roc": roc_points(test_samples.label, y_prob),
+        }
+    entries: dict[str, dict] = {}
+    runs: dict[str, dict] = {}
+    models: dict[str, BuiltModel] = {}
+    for name in params.models:
+        models[name], entries[name], runs[name] = train_one(
+            name, train_samples, test_samples, vocab, params, writer.model_dir(name)
+        )
+    write_report(writer.report_dir, entries, runs, baselines)
+    return entries, models
+
+
+def train_and_export(
+    train: Path, test: Path, writer: BundleWriter, params: PipelineParams
+) -> dict[str, dict]:
+    """Train every model of ``params.models`` on ``train``, evaluate on ``test``, export into ``writer``.
+
+    Returns ``{model name: manifest entry}`` with ``feature_spec``, ``signature``, ``output``,
+    ``metrics`` and (two_tower) ``towers`` ``{name: {path (relative to the model dir), ...}}``.
+    The baseline's metrics go to the report only (``report/metrics.json["models"]["baseline"]``).
+    """
+    return train_models(train, test, writer, params)[0]

@@ -1,0 +1,76 @@
+"""One cached Spark session for the offline side (local by default, any cluster by master URL)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from sparrow.settings import get_settings
+
+_JAVA17 = Path("/usr/lib/jvm/java-17-openjdk-amd64")
+_session: Any = None
+
+# pyspark warns on every pandas conversion with pandas >= 3; it works for what we use
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
+
+def get_spark(
+    master: str | None = None,
+    app_name: str = "sparrow",
+    shuffle_partitions: int | None = None,
+    driver_memory: str | None = None,
+) -> Any:
+    """Return the process-wide SparkSession, creating it on first use.
+
+    Defaults come from :func:`sparrow.settings.get_settings` (``SPARROW_SPARK_MASTER`` or
+    ``SPARK_MASTER``, driver memory, shuffle partitions). Later calls return the same session;
+    their arguments are ignored, as Spark cannot change them on a running JVM.
+    """
+    global _session
+    if _session is not None and not _is_stopped(_session):
+        return _session
+    settings = get_settings()
+    # bind to loopback (otherwise Spark picks the external interface and warns) and make
+    # executors run this interpreter, so Python UDF workers see the same packages
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if not os.environ.get("JAVA_HOME") and _JAVA17.is_dir():
+        os.environ["JAVA_HOME"] = str(_JAVA17)
+
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(master or settings.spark_master)
+        .appName(app_name)
+        .config("spark.driver.memory", driver_memory or settings.spark_driver_memory)
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions or settings.spark_shuffle_partitions))
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
+    )
+    _session = builder.getOrCreate()
+    _session.sparkContext.setLogLevel("ERROR")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    return _session
+
+
+def stop_spark() -> None:
+    """Stop the cached session (frees the JVM's memory before TensorFlow training)."""
+    global _session
+    if _session is not None:
+        _session.stop()
+        _session = None
+
+
+def _is_stopped(session: Any) -> bool:
+    try:
+        return session.sparkContext._jsc is None
+    except Exception:  # a dead py4j gateway
+        return True

@@ -1,0 +1,207 @@
+"""The in-memory snapshot of one bundle version: movies, feature columns, embeddings, similar lists, models.
+
+A ``Catalog`` is immutable once built (its caches of FAISS indexes, rankers and two-tower item
+vectors fill lazily under locks). The service swaps the whole catalogue with one reference
+assignment, so a request that started on the old version finishes on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from online.ranking.ranker import RankerCache
+from online.recall.ann import AnnIndex, build_index, normalise
+from online.schemas import Movie
+from online.store.base import CatalogData
+from sparrow.bundle import MODELS_DIR, REPORT_DIR
+from sparrow.feature_spec import MOVIE_TABLE_COLUMNS, movie_feature_arrays
+
+log = logging.getLogger(__name__)
+
+RATING_PRIOR_COUNT = 10  # damped mean: a movie needs ratings before its average dominates
+TWO_TOWER_MODEL = "two_tower"
+USER_TOWER = "user_tower"
+ITEM_TOWER = "item_tower"
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _num(value: Any, default: float = 0.0) -> float:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return default
+    return float(value)
+
+
+class Catalog:
+    """One version's catalogue, built from :class:`CatalogData`."""
+
+    def __init__(self, data: CatalogData, tfserving_url: str | None = None) -> None:
+        self.version = data.version
+        self.manifest = data.manifest
+        self.bundle_dir: Path | None = data.bundle_dir
+        frame = data.movies.reset_index(drop=True)
+        missing = [c for c in ("movieId", "title", "genres") if c not in frame.columns]
+        if missing:
+            raise ValueError(f"movies table lacks {missing}")
+        self.movies: dict[int, Movie] = {}
+        for row in frame.to_dict(orient="records"):
+            movie = Movie(
+                movieId=int(row["movieId"]),
+                title=str(row["title"]),
+                year=_opt_int(row.get("year")),
+                genres=[str(g) for g in (row.get("genres") if row.get("genres") is not None else [])],
+                avgRating=round(_num(row.get("avgRating")), 4),
+                ratingCount=int(_num(row.get("ratingCount"))),
+                ratingStddev=round(_num(row.get("ratingStddev")), 4),
+                imdbId=_opt_str(row.get("imdbId")),
+                tmdbId=_opt_str(row.get("tmdbId")),
+            )
+            self.movies[movie.movieId] = movie
+        self.movie_ids = np.array([int(m) for m in frame["movieId"]], dtype=np.int64)
+        self.row_of = {int(m): i for i, m in enumerate(self.movie_ids)}
+        table = {c: frame[c].tolist() for c in MOVIE_TABLE_COLUMNS if c in frame.columns}
+        for column in ("year", "avgRating", "ratingCount", "ratingStddev"):
+            table.setdefault(column, [None] * len(frame))
+        # model feature columns (movieGenre1.., movieAvgRating, ...) aligned with movie_ids
+        self.feature_arrays = movie_feature_arrays(table)
+        self._titles = [m.title.lower() for m in self.movies.values()]
+        self._title_ids = list(self.movies)
+
+        mean = float(np.mean([m.avgRating for m in self.movies.values()])) if self.movies else 0.0
+        self.quality = {
+            m.movieId: (RATING_PRIOR_COUNT * mean + m.ratingCount * m.avgRating) / (RATING_PRIOR_COUNT + m.ratingCount)
+            for m in self.movies.values()
+        }
+        self.popular = sorted(self.movies, key=lambda i: (-self.movies[i].ratingCount, -self.quality[i], i))
+        by_genre: dict[str, list[int]] = {}
+        for movie in self.movies.values():
+            for genre in movie.genres:
+                by_genre.setdefault(genre, []).append(movie.movieId)
+        self.by_genre = {g: sorted(ids, key=lambda i: (-self.quality[i], i)) for g, ids in by_genre.items()}
+        self.genres = sorted(g for g in by_genre if g and g != "(no genres listed)")
+
+        # item embeddings, row-normalised, restricted to no movie outside the catalogue
+        self.embeddings: dict[str, tuple[np.ndarray, np.ndarray]] = {
+            name: (np.asarray(ids, np.int64), normalise(mat))
+            for name, (ids, mat) in data.item_embeddings.items()
+            if len(ids) and mat.ndim == 2
+        }
+        # raw (unnormalised) matrices: ALS scores are dot products, where item norms matter
+        self.raw_embeddings = {name: np.asarray(mat, np.float32) for name, (_, mat) in data.item_embeddings.items()}
+        self.emb_row: dict[str, dict[int, int]] = {
+            name: {int(i): r for r, i in enumerate(ids)} for name, (ids, _) in self.embeddings.items()
+        }
+        self.similar = data.similar
+        self.model_names = sorted(self.manifest.get("models", {}))
+        models_root = self.bundle_dir / MODELS_DIR if self.bundle_dir is not None else None
+        if models_root is None or not models_root.is_dir():
+            if self.model_names and not tfserving_url:
+                log.warning("version %s lists models %s but has no model files", self.version, self.model_names)
+                self.model_names = []
+            models_root = None
+        self.rankers = RankerCache(models_root, self.model_names, tfserving_url, self.version)
+        self._lock = threading.Lock()
+        self._indexes: dict[tuple[str, str], AnnIndex] = {}
+        self._two_tower: tuple[Any, np.ndarray, np.ndarray] | None | bool = False
+
+    def warm_up(self, ann_index: str) -> None:
+        """Load every model, the default ANN index and the two-tower vectors before the swap.
+
+        Done in the reload thread so the first request on a new version pays nothing; a model
+        that fails to load is dropped from this version (logged) instead of failing requests.
+        """
+        for name in list(self.model_names):
+            try:
+                self.rankers.get(name)
+            except Exception:
+                log.exception("version %s: model %s does not load; serving without it", self.version, name)
+                self.model_names.remove(name)
+        for name in self.embeddings:
+            if name in ("item2vec", "deepwalk", "node2vec"):
+                self.ann(name, ann_index)
+                break
+        self.two_tower()
+
+    # --- look-ups ----------------------------------------------------------------------------------
+    @property
+    def report_dir(self) -> Path | None:
+        return self.bundle_dir / REPORT_DIR if self.bundle_dir is not None else None
+
+    def search_titles(self, query: str, limit: int) -> list[Movie]:
+        """Case-insensitive title substring search, most-rated first."""
+        q = query.lower().strip()
+        hits = [self._title_ids[i] for i, t in enumerate(self._titles) if q in t]
+        hits.sort(key=lambda i: (not self._titles[self.row_of[i]].startswith(q), -self.movies[i].ratingCount, i))
+        return [self.movies[i] for i in hits[:limit]]
+
+    def vector(self, embedding: str, movie_id: int) -> np.ndarray | None:
+        row = self.emb_row.get(embedding, {}).get(movie_id)
+        return None if row is None else self.embeddings[embedding][1][row]
+
+    def mean_vector(self, embedding: str, movie_ids: list[int]) -> np.ndarray | None:
+        """Mean of the (normalised) vectors of ``movie_ids`` that have one; None if none do."""
+        vectors = [v for m in movie_ids if (v := self.vector(embedding, m)) is not None]
+        return np.mean(vectors, axis=0).astype(np.float32) if vectors else None
+
+    def movie_columns(self, movie_ids: list[int]) -> dict[str, np.ndarray]:
+        """Model movie features of ``movie_ids`` (in that order)."""
+        rows = np.array([self.row_of[m] for m in movie_ids], dtype=np.int64)
+        return {name: column[rows] for name, column in self.feature_arrays.items()}
+
+    # --- lazily built, once per version --------------------------------------------------------
+    def ann(self, embedding: str, kind: str) -> AnnIndex:
+        """The FAISS index of ``embedding`` of this kind (built on first use, then shared)."""
+        key = (embedding, kind)
+        with self._lock:
+            index = self._indexes.get(key)
+            if index is None:
+                ids, mat = self.embeddings[embedding]
+                index = build_index(ids, mat, kind)
+                self._indexes[key] = index
+            return index
+
+    def two_tower(self) -> tuple[Any, np.ndarray, np.ndarray] | None:
+        """``(user tower ranker, item ids, item vectors)`` when the bundle exported NeuralCF's towers."""
+        with self._lock:
+            if self._two_tower is False:
+                self._two_tower = self._load_two_tower()
+            return self._two_tower  # type: ignore[return-value]
+
+    def _load_two_tower(self) -> tuple[Any, np.ndarray, np.ndarray] | None:
+        if TWO_TOWER_MODEL not in self.model_names or self.rankers.models_root is None:
+            return None
+        base = self.rankers.models_root / TWO_TOWER_MODEL
+        if not (base / USER_TOWER).is_dir() or not (base / ITEM_TOWER).is_dir():
+            log.info("two_tower model of %s has no exported %s/%s; channel off", self.version, USER_TOWER, ITEM_TOWER)
+            return None
+        from online.ranking.ranker import SavedModelRanker
+        from sparrow.feature_spec import serving_batch
+
+        try:
+            user_tower = SavedModelRanker(USER_TOWER, base / USER_TOWER)
+            item_tower = SavedModelRanker(ITEM_TOWER, base / ITEM_TOWER)
+            ids = [int(m) for m in self.movie_ids]
+            batch = serving_batch({}, self.movie_columns(ids))
+            vectors = item_tower._fn(**item_tower.inputs(batch))[item_tower._output].numpy()
+            return user_tower, self.movie_ids, np.asarray(vectors, np.float32).reshape(len(ids), -1)
+        except Exception:  # a broken optional channel must not take the version down
+            log.exception("could not load the two_tower towers of %s", self.version)
+            return None

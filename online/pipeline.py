@@ -1,0 +1,138 @@
+"""One recommendation request, stage by stage: user context -> recall -> rank.
+
+Functions over a catalogue snapshot and a user's state; the service adds experiments, metrics
+and the response shape. Ranking calls the model once per request on the whole candidate batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from online.catalog import Catalog
+from online.errors import InvalidParameter
+from online.metrics import ServiceMetrics
+from online.recall.channels import ANN_EMBEDDINGS, CHANNELS, FALLBACK_CHANNELS, RecallContext, user_vector
+from online.recall.merge import Candidate, contributions, merge_channels
+from online.store.base import UserState
+from sparrow.feature_spec import serving_batch, user_features_from_history
+
+log = logging.getLogger(__name__)
+
+RECALL_SCORE = "recall_score"  # the "model" reported when candidates keep their fused recall order
+
+
+@dataclass
+class Ranked:
+    candidate: Candidate
+    score: float
+
+
+def positives_of(state: UserState) -> list[int]:
+    """Newest first: nearline history, then the offline recent positives."""
+    offline = (state.snapshot or {}).get("recentPositives") or []
+    out: list[int] = []
+    for movie_id in [*state.rt_history, *offline]:
+        if int(movie_id) not in out:
+            out.append(int(movie_id))
+    return out
+
+
+def seen_of(state: UserState) -> set[int]:
+    """Already-seen movies: offline recent ratings and positives, plus the nearline history."""
+    snapshot = state.snapshot or {}
+    seen = {int(m) for m in snapshot.get("recentPositives") or []}
+    for entry in snapshot.get("recentRatings") or []:
+        if isinstance(entry, Mapping) and entry.get("movieId") is not None:
+            seen.add(int(entry["movieId"]))
+    seen.update(int(m) for m in state.rt_history)
+    return seen
+
+
+def build_context(catalog: Catalog, state: UserState, ann_index: str, positives: list[int] | None = None) -> RecallContext:
+    pos = positives if positives is not None else positives_of(state)
+    features = user_features_from_history(state.user_id, state.snapshot, realtime_positives=state.rt_history)
+    return RecallContext(catalog, state, pos, seen_of(state) | set(positives or []), ann_index, features)
+
+
+def recall(
+    ctx: RecallContext,
+    quotas: Mapping[str, int],
+    max_candidates: int,
+    min_candidates: int,
+    metrics: ServiceMetrics | None = None,
+    fallback_only: bool = False,
+) -> list[Candidate]:
+    """Run every channel with a positive quota, merge, and top up from popular to ``min_candidates``."""
+    results: dict[str, list[tuple[int, float]]] = {}
+    for name, fn in CHANNELS.items():
+        quota = quotas.get(name, 0)
+        if quota <= 0 or (fallback_only and name not in FALLBACK_CHANNELS):
+            continue
+        try:
+            items = fn(ctx, quota)
+        except Exception:  # one broken channel must not fail the request; the others still answer
+            log.exception("recall channel %s failed", name)
+            items = []
+        results[name] = [(m, s) for m, s in items if m in ctx.catalog.movies]
+    candidates = merge_channels(results, quotas, ctx.exclude, max_candidates)
+    if len(candidates) < min_candidates:
+        # cold start with tiny quotas: popular fills the list so a page is never short
+        have = {c.movie_id for c in candidates} | ctx.exclude
+        extra = [m for m in ctx.catalog.popular if m not in have][: min_candidates - len(candidates)]
+        floor = min((c.score for c in candidates), default=1.0)
+        candidates += [Candidate(m, floor * 0.5 / (1 + i), ["popular"]) for i, m in enumerate(extra)]
+    if metrics is not None:
+        for channel, n in contributions(candidates).items():
+            metrics.channel_items.labels(channel).inc(n)
+    return candidates
+
+
+def available_models(catalog: Catalog) -> list[str]:
+    """What ``model=`` may name: the bundle's ranking models and its ANN item embeddings."""
+    return [*catalog.model_names, *(n for n in ANN_EMBEDDINGS if n in catalog.embeddings)]
+
+
+def choose_model(catalog: Catalog, requested: str | None, variant_model: str | None, default: str) -> str:
+    """Explicit request > experiment variant > configured default > first model > recall order.
+
+    An explicit unknown name is a 422; a variant/default naming a model this bundle lacks falls
+    back (logged) rather than failing the request.
+    """
+    options = available_models(catalog)
+    if requested is not None:
+        if requested not in options and requested != RECALL_SCORE:
+            raise InvalidParameter("model", f"unknown model {requested!r}; available: {', '.join(options) or 'none'}")
+        return requested
+    for name in (variant_model, default):
+        if name and name in options:
+            return name
+        if name and name == variant_model:
+            log.warning("variant model %s is not in bundle %s; using the default", name, catalog.version)
+    return catalog.model_names[0] if catalog.model_names else RECALL_SCORE
+
+
+def rank(
+    catalog: Catalog, ctx: RecallContext, candidates: list[Candidate], model: str
+) -> list[Ranked]:
+    """Score every candidate in one batched call and sort (best first)."""
+    if not candidates:
+        return []
+    ids = [c.movie_id for c in candidates]
+    if model == RECALL_SCORE:
+        scores = np.array([c.score for c in candidates], dtype=np.float32)
+    elif model in ANN_EMBEDDINGS and model not in catalog.model_names:
+        # SparrowRecSys's "emb" mode: cosine of the user vector and each candidate's item vector
+        vec = user_vector(ctx, model)
+        scores = np.array(
+            [float(v @ vec) if vec is not None and (v := catalog.vector(model, m)) is not None else -1.0 for m in ids],
+            dtype=np.float32,
+        )
+    else:
+        batch = serving_batch(ctx.user_features, catalog.movie_columns(ids))
+        scores = catalog.rankers.get(model).score(batch)
+    order = sorted(range(len(ids)), key=lambda i: (-float(scores[i]), ids[i]))
+    return [Ranked(candidates[i], float(scores[i])) for i in order]

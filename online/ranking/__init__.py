@@ -1,0 +1,1 @@
+"""Batched ranking with SavedModels (or TF Serving)."""

@@ -1,0 +1,1 @@
+"""Multi-channel recall: FAISS indexes, named channels and the pure merge rules."""

@@ -1,0 +1,175 @@
+"""Recall channels: named units, each returning its best ``(movieId, score)`` list for one user.
+
+Every channel reads only the catalogue snapshot and the request's :class:`RecallContext`, so it
+is deterministic and testable; the service runs the channels whose quota is positive and
+:func:`online.recall.merge.merge_channels` combines them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from online.catalog import Catalog
+from online.store.base import UserState
+from sparrow.bundle import user_embedding_name
+from sparrow.feature_spec import USER_GENRES, serving_batch
+
+log = logging.getLogger(__name__)
+
+# Which embedding / similar list a channel uses, in order of preference.
+ANN_EMBEDDINGS = ("item2vec", "deepwalk", "node2vec")
+SIMILAR_PREFERENCE = ("item2vec", "deepwalk", "node2vec", "als", "genre")
+ALS_ITEM, ALS_USER = "als_item", "als_user"
+ITEM2ITEM_SEEDS = 10  # recent positives whose similar lists are merged
+
+
+@dataclass
+class RecallContext:
+    """What the channels know about the request."""
+
+    catalog: Catalog
+    user: UserState
+    positives: list[int]  # newest first: nearline history, then offline recent positives
+    exclude: set[int]  # already seen: offline recent ratings + nearline history
+    ann_index: str = "hnsw"
+    user_features: dict[str, Any] = field(default_factory=dict)
+
+    def over_fetch(self, k: int) -> int:
+        """How many to ask for so ``k`` remain after filtering the seen ones."""
+        return k + len(self.exclude)
+
+
+Channel = Callable[[RecallContext, int], list[tuple[int, float]]]
+
+
+def ann_embedding(catalog: Catalog) -> str | None:
+    """The item embedding the ANN channel searches (first present of item2vec, deepwalk, node2vec)."""
+    return next((n for n in ANN_EMBEDDINGS if n in catalog.embeddings), None)
+
+
+def user_vector(ctx: RecallContext, embedding: str) -> np.ndarray | None:
+    """Real-time vector (nearline) > offline user embedding > mean of the positives' vectors."""
+    if embedding in ctx.user.rt_embeddings and ctx.user.rt_embeddings[embedding].size:
+        return ctx.user.rt_embeddings[embedding]
+    offline = ctx.user.embeddings.get(user_embedding_name(embedding))
+    if offline is not None and offline.size:
+        return offline
+    return ctx.catalog.mean_vector(embedding, ctx.positives)
+
+
+def embedding_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
+    """User-embedding ANN over item embeddings with the configured FAISS index."""
+    name = ann_embedding(ctx.catalog)
+    if name is None:
+        return []
+    vec = user_vector(ctx, name)
+    if vec is None:
+        return []
+    ids, scores = ctx.catalog.ann(name, ctx.ann_index).search(vec, ctx.over_fetch(k))
+    return [(int(i), float(s)) for i, s in zip(ids, scores, strict=False)]
+
+
+def item2item_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
+    """Similar lists of the user's recent positives, newer seeds weighing more."""
+    name = next((n for n in SIMILAR_PREFERENCE if ctx.catalog.similar.get(n)), None)
+    if name is None:
+        return []
+    lists = ctx.catalog.similar[name]
+    scores: dict[int, float] = {}
+    for rank, seed in enumerate(ctx.positives[:ITEM2ITEM_SEEDS]):
+        ids, sims = lists.get(seed, ([], []))
+        weight = 1.0 / (1 + rank)
+        for movie_id, sim in zip(ids, sims, strict=False):
+            scores[movie_id] = scores.get(movie_id, 0.0) + weight * float(sim)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: ctx.over_fetch(k)]
+
+
+def als_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
+    """ALS factors: the user's factor vector dotted with every item factor."""
+    if ALS_ITEM not in ctx.catalog.embeddings:
+        return []
+    ids, _ = ctx.catalog.embeddings[ALS_ITEM]
+    raw = ctx.catalog.raw_embeddings[ALS_ITEM]
+    vec = ctx.user.embeddings.get(ALS_USER)
+    if vec is None or vec.shape[-1] != raw.shape[1]:
+        # nearline-only users have no factors yet: fold in the positives' item factors
+        rows = [r for m in ctx.positives if (r := ctx.catalog.emb_row[ALS_ITEM].get(m)) is not None]
+        if not rows:
+            return []
+        vec = raw[rows].mean(axis=0)
+    return _top_dot(ids, raw, vec, ctx.over_fetch(k))
+
+
+def two_tower_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
+    """NeuralCF two-tower: the exported user tower's vector against item-tower vectors."""
+    towers = ctx.catalog.two_tower()
+    if towers is None:
+        return []
+    user_tower, ids, item_vectors = towers
+    first = [int(ctx.catalog.movie_ids[0])] if len(ctx.catalog.movie_ids) else []
+    batch = serving_batch(ctx.user_features, ctx.catalog.movie_columns(first))
+    vec = np.asarray(user_tower._fn(**user_tower.inputs(batch))[user_tower._output].numpy(), np.float32).reshape(-1)
+    if vec.shape[0] != item_vectors.shape[1]:
+        return []
+    return _top_dot(ids, item_vectors, vec, ctx.over_fetch(k))
+
+
+def top_genres(ctx: RecallContext, n: int = 3) -> list[str]:
+    """The user's top genres: offline userGenre1..5, else the genres of the positives."""
+    genres = [g for f in USER_GENRES if (g := ctx.user_features.get(f.name))]
+    if not genres:
+        counts: dict[str, int] = {}
+        for movie_id in ctx.positives:
+            movie = ctx.catalog.movies.get(movie_id)
+            for genre in movie.genres if movie else []:
+                counts[genre] = counts.get(genre, 0) + 1
+        genres = sorted(counts, key=lambda g: (-counts[g], g))
+    return [g for g in genres if g in ctx.catalog.by_genre][:n]
+
+
+def genre_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
+    """Best-rated movies of the user's top genres, interleaved round-robin."""
+    lists = [ctx.catalog.by_genre[g] for g in top_genres(ctx)]
+    out: list[tuple[int, float]] = []
+    seen: set[int] = set()
+    limit = ctx.over_fetch(k)
+    for depth in range(max((len(x) for x in lists), default=0)):
+        for lst in lists:
+            if depth < len(lst) and lst[depth] not in seen:
+                seen.add(lst[depth])
+                out.append((lst[depth], ctx.catalog.quality[lst[depth]]))
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+def popular_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
+    """Most-rated movies: the cold-start channel and the fallback when a store is down."""
+    return [(m, float(ctx.catalog.movies[m].ratingCount)) for m in ctx.catalog.popular[: ctx.over_fetch(k)]]
+
+
+def _top_dot(ids: np.ndarray, matrix: np.ndarray, vec: np.ndarray, k: int) -> list[tuple[int, float]]:
+    scores = matrix @ np.asarray(vec, np.float32)
+    k = min(k, len(scores))
+    if k <= 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top])]
+    return [(int(ids[i]), float(scores[i])) for i in top]
+
+
+CHANNELS: dict[str, Channel] = {
+    "embedding": embedding_channel,
+    "item2item": item2item_channel,
+    "als": als_channel,
+    "two_tower": two_tower_channel,
+    "genre": genre_channel,
+    "popular": popular_channel,
+}
+# Channels that need nothing from the store: what answers when Redis is down.
+FALLBACK_CHANNELS = ("genre", "popular")

@@ -1,0 +1,27 @@
+"""Dependencies shared by the routers: the service object and the admin guard."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Header, Request
+
+from online.errors import Forbidden, NotFound, Unauthorized
+from online.service import RecommenderService
+
+
+def get_service(request: Request) -> RecommenderService:
+    """The app's :class:`RecommenderService` (``app.state.service``)."""
+    return request.app.state.service
+
+
+def require_admin(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> None:
+    """``Authorization: Bearer $SPARROW_ADMIN_TOKEN``; admin routes do not exist while no token is set."""
+    token = get_service(request).settings.admin_token
+    if token is None or not token.get_secret_value():
+        raise NotFound("admin is disabled (set SPARROW_ADMIN_TOKEN to enable it)")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise Unauthorized("admin needs 'Authorization: Bearer <token>'")
+    if not hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
+        raise Forbidden("admin token rejected")

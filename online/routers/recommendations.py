@@ -1,0 +1,25 @@
+"""``POST /api/recommendations/session``: recommendations for an anonymous visitor's liked movies."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from online import schemas
+from online.routers.deps import get_service
+from online.service import RecommenderService
+
+router = APIRouter(prefix="/api/recommendations", tags=["recommendations"])
+
+
+@router.post(
+    "/session",
+    response_model=schemas.Recommendations,
+    responses={
+        413: {"model": schemas.ErrorResponse, "description": "Body too large."},
+        422: {"model": schemas.ErrorResponse, "description": "Invalid body (the field is named)."},
+        503: {"model": schemas.ErrorResponse, "description": "No bundle loaded."},
+    },
+    summary="Recommendations from a list of liked movies",
+)
+def session(body: schemas.SessionRequest, service: RecommenderService = Depends(get_service)) -> schemas.Recommendations:
+    return service.recommend_session(body.liked, body.size)

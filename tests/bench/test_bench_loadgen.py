@@ -1,0 +1,92 @@
+"""The load generator stops by itself (count or time) and reports percentiles; it refuses non-loopback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bench.loadgen import LoadSpec, Request, check_loopback, run_load, summarise
+from bench.server import histogram_totals, stage_means_ms
+
+
+@pytest.fixture(scope="module")
+def slow_server() -> Iterator[str]:
+    """A uvicorn server in a thread: /fast answers at once, /slow after 50 ms."""
+    import asyncio
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/fast")
+    async def fast() -> dict[str, int]:
+        return {"ok": 1}
+
+    @app.get("/slow")
+    async def slow() -> dict[str, int]:
+        await asyncio.sleep(0.05)
+        return {"ok": 1}
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_stops_at_request_count(slow_server: str) -> None:
+    result = run_load(slow_server, lambda i: Request("GET", "/fast"), LoadSpec(4, max_requests=40, max_seconds=30))
+    assert result.ok == 40 and result.errors == 0
+    assert result.stopped_by == "count"
+    assert 0 < result.percentile(50) <= result.percentile(99)
+    assert result.rps > 0
+
+
+def test_stops_at_deadline(slow_server: str) -> None:
+    t0 = time.perf_counter()
+    result = run_load(slow_server, lambda i: Request("GET", "/slow"),
+                      LoadSpec(2, max_requests=10_000, max_seconds=0.5))
+    assert time.perf_counter() - t0 < 5
+    assert result.stopped_by == "time"
+    assert 0 < result.ok < 10_000
+    assert result.percentile(50) >= 50.0  # the server sleeps 50 ms
+
+
+def test_errors_are_counted_not_timed(slow_server: str) -> None:
+    result = run_load(slow_server, lambda i: Request("GET", "/missing"), LoadSpec(1, 5, 10))
+    assert result.ok == 0 and result.errors == 5 and result.statuses == {404: 5}
+    s = summarise([result, result])
+    assert s.errors == 10
+
+
+def test_refuses_non_loopback() -> None:
+    with pytest.raises(ValueError):
+        check_loopback("http://example.com:80")
+    check_loopback("http://127.0.0.1:8000")
+
+
+def test_stage_means_from_prometheus_text() -> None:
+    before = histogram_totals(
+        '# HELP sparrow_stage_seconds t\n# TYPE sparrow_stage_seconds histogram\n'
+        'sparrow_stage_seconds_bucket{stage="rank",le="+Inf"} 2\n'
+        'sparrow_stage_seconds_sum{stage="rank"} 0.010\nsparrow_stage_seconds_count{stage="rank"} 2\n'
+    )
+    after = histogram_totals(
+        '# HELP sparrow_stage_seconds t\n# TYPE sparrow_stage_seconds histogram\n'
+        'sparrow_stage_seconds_bucket{stage="rank",le="+Inf"} 6\n'
+        'sparrow_stage_seconds_sum{stage="rank"} 0.030\nsparrow_stage_seconds_count{stage="rank"} 6\n'
+    )
+    means = stage_means_ms(before, after, ("stage",))
+    assert means == {"sparrow_stage_seconds{stage=rank}": pytest.approx(5.0)}

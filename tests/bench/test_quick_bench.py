@@ -1,0 +1,35 @@
+"""`python -m bench.run --quick` runs a smoke version of every benchmark and writes every table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_quick_bench_writes_every_table(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks.md"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--no-redis", "--out", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
+    assert out.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = out.read_text()
+    for heading in ("## Top-N quality", "## Online latency and throughput", "## ANN indexes",
+                    "## Offline pipeline scaling"):
+        assert heading in text, f"missing {heading}\n{text[:3000]}"
+    for table in ("Top-50 on the temporal split", "Throughput and latency", "Server memory", "recall@100",
+                  "Whole pipeline", "Ranking models", "Targets (issue 9)"):
+        assert table in text, f"missing table {table!r}"
+    assert "(failed)" not in text
+    # every recommender of the quality table has a numeric Recall@10
+    assert "| ease |" in text and "| popularity |" in text
+    assert "| service: deepfm" in text
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "img" / "bench-ann.png").is_file()

@@ -1,0 +1,62 @@
+"""The offline CLI: --help for every command, one-line errors with exit status 1 and no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from offline.pipeline import STEPS
+from sparrow.cli import app
+
+runner = CliRunner()
+OFFLINE_COMMANDS = [*STEPS, "run"]
+
+
+@pytest.mark.parametrize("command", [["data", "fetch"], ["data", "synth"], *[["offline", c] for c in OFFLINE_COMMANDS]])
+def test_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_offline_commands_share_the_options() -> None:
+    result = runner.invoke(app, ["offline", "run", "--help"], terminal_width=200)
+    for option in ("--data-dir", "--artifacts", "--work-dir", "--spark-master", "--driver-memory", "--redis-url",
+                   "--include-events", "--models", "--epochs", "--batch-size", "--quick"):
+        assert option in result.output, option
+
+
+def test_missing_data_dir_is_one_line_error(tmp_path: Path) -> None:
+    """Run as a real process: the user sees one line on stderr and exit status 1."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "sparrow.cli", "offline", "ingest", "--data-dir", str(tmp_path / "nope"),
+         "--artifacts", str(tmp_path / "art")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "nope" in proc.stderr
+
+
+def test_missing_earlier_step_is_one_line_error(tmp_path: Path, synthetic_data: Path) -> None:
+    result = runner.invoke(app, ["offline", "bundle", "--data-dir", str(synthetic_data),
+                                 "--artifacts", str(tmp_path / "art")])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_model_is_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["offline", "models", "--models", "nope", "--artifacts", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown model" in result.output
+
+
+def test_synth_command(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["data", "synth", "--users", "10", "--movies", "30", "--ratings", "200",
+                                 "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "s" / "ratings.csv").read_text().splitlines()) == 201

@@ -1,0 +1,118 @@
+"""Item2vec / DeepWalk / Node2vec / ALS embeddings and derived user embeddings on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from offline.embeddings import als_choice_report, build_item_embeddings, build_user_embeddings
+from offline.embeddings.item2vec import item2vec_embedding
+from offline.embeddings.sequences import positive_sequences, transition_edges
+from offline.params import PipelineParams
+from sparrow.bundle import ITEM_EMBEDDINGS, USER_EMBEDDINGS, user_embedding_name
+from sparrow.feature_spec import POSITIVE_RATING
+
+pytestmark = pytest.mark.spark
+
+RATINGS_SCHEMA = "userId long, movieId long, rating double, timestamp long"
+
+
+def test_positive_sequences_are_time_ordered_positives(spark) -> None:  # type: ignore[no-untyped-def]
+    rows = [(1, 10, 4.0, 30), (1, 11, 5.0, 10), (1, 12, 2.0, 20), (1, 13, 3.5, 20), (2, 10, 1.0, 5)]
+    seqs = {r.userId: list(r.sequence) for r in positive_sequences(spark.createDataFrame(rows, RATINGS_SCHEMA)).collect()}
+    assert seqs == {1: [11, 13, 10]}  # 12 is negative; user 2 has no positive
+
+
+def test_transition_edges_count_consecutive_pairs(spark) -> None:  # type: ignore[no-untyped-def]
+    seqs = spark.createDataFrame([(1, [1, 2, 3]), (2, [1, 2, 2, 4]), (3, [5])], "userId long, sequence array<long>")
+    edges = {(r.src, r.dst): r.weight for r in transition_edges(seqs).collect()}
+    assert edges == {(1, 2): 2.0, (2, 3): 1.0, (2, 4): 1.0}  # no self loop 2->2, none from a 1-item sequence
+
+
+@pytest.fixture(scope="module")
+def train_ratings(spark, synthetic_data: Path):  # type: ignore[no-untyped-def]
+    frame = pd.read_csv(synthetic_data / "ratings.csv")
+    frame = frame.drop_duplicates(["userId", "movieId"])
+    return spark.createDataFrame(frame[["userId", "movieId", "rating", "timestamp"]], RATINGS_SCHEMA), frame
+
+
+@pytest.fixture(scope="module")
+def embeddings(spark, train_ratings):  # type: ignore[no-untyped-def]
+    ratings, _ = train_ratings
+    params = PipelineParams.quick()
+    return build_item_embeddings(spark, ratings, params), params
+
+
+def test_every_embedding_has_the_contract_schema(embeddings) -> None:  # type: ignore[no-untyped-def]
+    frames, params = embeddings
+    assert set(frames) == {*ITEM_EMBEDDINGS, *USER_EMBEDDINGS}
+    for name, frame in frames.items():
+        assert frame.schema.simpleString() == "struct<id:bigint,vector:array<float>>", name
+        dims = {r.d for r in frame.selectExpr("size(vector) AS d").distinct().collect()}
+        assert dims == {params.embedding_dim if name not in ("als_item", "als_user") else params.als_rank}, name
+        assert frame.count() == frame.select("id").distinct().count() > 0
+
+
+def test_popular_movies_have_vectors_in_every_item_embedding(embeddings, train_ratings) -> None:  # type: ignore[no-untyped-def]
+    frames, _ = embeddings
+    _, pdf = train_ratings
+    positives = pdf[pdf.rating >= POSITIVE_RATING]
+    popular = set(positives.movieId.value_counts().head(30).index)
+    for name in ITEM_EMBEDDINGS:
+        ids = {r.id for r in frames[name].select("id").collect()}
+        assert popular <= ids, name
+        vectors = np.array([r.vector for r in frames[name].limit(50).collect()], dtype=np.float32)
+        assert np.isfinite(vectors).all() and (np.linalg.norm(vectors, axis=1) > 0).all()  # L2-normalisable
+    users = {r.id for r in frames["als_user"].select("id").collect()}
+    assert users == set(pdf.userId)
+
+
+def test_item2vec_puts_co_liked_movies_closer_than_random(train_ratings) -> None:  # type: ignore[no-untyped-def]
+    ratings, pdf = train_ratings
+    # quick() trains 2 epochs, too few to see structure in 120 users; train properly here (a few seconds)
+    vectors = item2vec_embedding(ratings, PipelineParams.quick().with_(w2v_iterations=20))
+    table = {r.id: np.asarray(r.vector) for r in vectors.collect()}
+    center = np.mean(list(table.values()), axis=0)  # Word2Vec vectors share a common direction; remove it
+    table = {k: v - center for k, v in table.items()}
+    pos = pdf[pdf.rating >= POSITIVE_RATING].sort_values(["userId", "timestamp"])
+    pairs = [(a, b) for _, g in pos.groupby("userId") for a, b in zip(g.movieId, g.movieId.iloc[1:], strict=False) if a != b]
+    rng = np.random.default_rng(0)
+    ids = list(table)
+
+    def cos(a: int, b: int) -> float:
+        x, y = table[a], table[b]
+        return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
+
+    consecutive = np.mean([cos(a, b) for a, b in pairs[:2000]])
+    random_pairs = np.mean([cos(*rng.choice(ids, 2, replace=False)) for _ in range(2000)])
+    assert consecutive > random_pairs + 0.1, (consecutive, random_pairs)
+
+
+def test_als_choice_is_measured_and_reported(embeddings) -> None:  # type: ignore[no-untyped-def]
+    report = als_choice_report()
+    assert report["chosen"] in ("implicit", "explicit")
+    assert report["metric"].startswith("recall@")
+    assert 0.0 <= report["implicit"] <= 1.0 and 0.0 <= report["explicit"] <= 1.0
+    assert report["users"] >= 1
+    if report["users"] >= 5:
+        better = "implicit" if report["implicit"] >= report["explicit"] else "explicit"
+        assert report["chosen"] == better
+
+
+def test_user_embedding_is_the_exact_mean_of_recent_positive_vectors(spark) -> None:  # type: ignore[no-untyped-def]
+    items = spark.createDataFrame(
+        [(1, [1.0, 0.0, 2.0]), (2, [3.0, 4.0, 0.0]), (3, [0.5, 0.5, 0.5]), (4, [9.0, 9.0, 9.0])],
+        "id long, vector array<float>",
+    )
+    recent = spark.createDataFrame(
+        [(10, [2, 1]), (11, [3]), (12, [99]), (13, [1, 99])], "userId long, recentPositives array<long>"
+    )
+    out = build_user_embeddings({"item2vec": items, "als_item": items, "als_user": items}, recent)
+    assert set(out) == {user_embedding_name("item2vec")}
+    frame = out[user_embedding_name("item2vec")]
+    assert frame.schema.simpleString() == "struct<id:bigint,vector:array<float>>"
+    got = {r.id: list(r.vector) for r in frame.collect()}
+    assert got == {10: [2.0, 2.0, 1.0], 11: [0.5, 0.5, 0.5], 13: [1.0, 0.0, 2.0]}  # 12: no known movie

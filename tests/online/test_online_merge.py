@@ -1,0 +1,37 @@
+"""Pure recall-merge rules: quotas, already-seen filtering, de-duplication, channel lists, fusion order."""
+
+from __future__ import annotations
+
+from online.recall.merge import contributions, effective_quotas, merge_channels, take_quota
+
+
+def test_take_quota_skips_excluded_and_duplicates() -> None:
+    items = [(1, 0.9), (2, 0.8), (1, 0.7), (3, 0.6), (4, 0.5)]
+    assert take_quota(items, 2, exclude={2}) == [(1, 0.9), (3, 0.6)]
+    assert take_quota(items, 0, exclude=set()) == []
+
+
+def test_merge_dedupes_and_remembers_channels() -> None:
+    results = {"embedding": [(1, 0.9), (2, 0.8), (3, 0.7)], "item2item": [(2, 5.0), (4, 4.0)], "popular": [(9, 1.0)]}
+    merged = merge_channels(results, {"embedding": 3, "item2item": 2, "popular": 1}, exclude={3}, max_candidates=10)
+    ids = [c.movie_id for c in merged]
+    assert sorted(ids) == [1, 2, 4, 9] and len(ids) == len(set(ids))
+    by_id = {c.movie_id: c for c in merged}
+    assert by_id[2].channels == ["embedding", "item2item"]
+    # brought by two channels -> highest fused score
+    assert ids[0] == 2
+    assert contributions(merged) == {"embedding": 2, "item2item": 2, "popular": 1}
+
+
+def test_merge_respects_quotas_and_cap() -> None:
+    results = {"a": [(i, 1.0) for i in range(100)], "b": [(i, 1.0) for i in range(100, 200)]}
+    merged = merge_channels(results, {"a": 10, "b": 5}, exclude=set(), max_candidates=12)
+    assert len(merged) == 12
+    assert sum(1 for c in merged if c.channels == ["b"]) <= 5
+    off = merge_channels(results, {"a": 0, "b": 5}, exclude=set(), max_candidates=100)
+    assert all(c.channels == ["b"] for c in off)
+
+
+def test_effective_quotas_applies_variant_overrides() -> None:
+    assert effective_quotas({"a": 1, "b": 2}, {"b": 0, "c": 3}) == {"a": 1, "b": 0, "c": 3}
+    assert effective_quotas({"a": 1}, None) == {"a": 1}

@@ -1,0 +1,92 @@
+"""Each recall channel contributes, each index kind serves, and batched ranking equals per-row scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from online import pipeline
+from online.recall.channels import CHANNELS, genre_channel, popular_channel, top_genres
+from sparrow.feature_spec import serving_batch
+
+
+@pytest.fixture(scope="module")
+def service(ro_client):  # type: ignore[no-untyped-def]
+    return ro_client.app.state.service
+
+
+def _ctx(service, user_id: int, ann_index: str = "hnsw"):  # type: ignore[no-untyped-def]
+    cat = service.catalog()
+    return cat, pipeline.build_context(cat, service._user_state(cat, user_id), ann_index)
+
+
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+def test_each_channel_contributes_for_a_known_user(service, channel: str) -> None:  # type: ignore[no-untyped-def]
+    cat, ctx = _ctx(service, known_user_id(service))
+    items = CHANNELS[channel](ctx, 30)
+    assert items, channel
+    ids = [m for m, _ in items]
+    assert len(ids) == len(set(ids)) and all(m in cat.movies for m in ids)
+    if channel in ("embedding", "als", "two_tower", "item2item"):
+        scores = [s for _, s in items]
+        assert scores == sorted(scores, reverse=True)
+
+
+def known_user_id(service) -> int:  # type: ignore[no-untyped-def]
+    return service.sample_user_ids(1)[0]
+
+
+def test_genre_channel_follows_top_genres(service) -> None:  # type: ignore[no-untyped-def]
+    cat, ctx = _ctx(service, known_user_id(service))
+    genres = top_genres(ctx)
+    assert genres
+    assert all(set(cat.movies[m].genres) & set(genres) for m, _ in genre_channel(ctx, 20))
+
+
+def test_cold_start_only_popular_and_two_tower(service) -> None:  # type: ignore[no-untyped-def]
+    cat, ctx = _ctx(service, 88888888)
+    assert ctx.positives == [] and CHANNELS["embedding"](ctx, 10) == [] and CHANNELS["item2item"](ctx, 10) == []
+    assert [m for m, _ in popular_channel(ctx, 5)] == cat.popular[:5]
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "lsh"])
+def test_recall_with_each_index_kind(service, kind: str) -> None:  # type: ignore[no-untyped-def]
+    cat, ctx = _ctx(service, known_user_id(service), kind)
+    candidates = pipeline.recall(ctx, service.settings.recall_quotas, 500, 10)
+    assert 100 <= len(candidates) <= 500
+    assert not {c.movie_id for c in candidates} & ctx.exclude
+    assert any("embedding" in c.channels for c in candidates)
+    flat = {m for m, _ in CHANNELS["embedding"](_ctx(service, known_user_id(service), "flat")[1], 20)}
+    assert len(flat & {m for m, _ in CHANNELS["embedding"](ctx, 20)}) >= 10
+
+
+def test_batched_scores_equal_per_row(service) -> None:  # type: ignore[no-untyped-def]
+    cat, ctx = _ctx(service, known_user_id(service))
+    ids = cat.popular[:40]
+    ranker = cat.rankers.get("deepfm")
+    batched = ranker.score(serving_batch(ctx.user_features, cat.movie_columns(ids)))
+    single = np.array([ranker.score(serving_batch(ctx.user_features, cat.movie_columns([m])))[0] for m in ids])
+    assert batched.shape == (40,) and np.allclose(batched, single, atol=1e-5)
+    assert np.std(batched) > 0  # the scores depend on the movie
+
+
+def test_no_model_ranks_by_recall_score(factory_artifacts, synthetic_data, tmp_path, make_client) -> None:  # type: ignore[no-untyped-def]
+    from bundle_factory import build_bundle
+
+    build_bundle(synthetic_data, tmp_path / "nomodel", seed=3, with_models=False)
+    client = make_client(tmp_path / "nomodel")
+    uid = client.app.state.service.sample_user_ids(1)[0]
+    body = client.get(f"/api/users/{uid}/recommendations?size=10").json()
+    assert body["model"] == "recall_score" and len(body["items"]) == 10
+    scores = [i["score"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert client.get(f"/api/users/{uid}/recommendations?model=deepfm").status_code == 422
+
+
+def test_ranker_down_falls_back_to_recall_order(artifacts_copy, make_client) -> None:  # type: ignore[no-untyped-def]
+    from online_helpers import dead_url
+
+    client = make_client(artifacts_copy, tfserving_url=dead_url())
+    uid = client.app.state.service.sample_user_ids(1)[0]
+    body = client.get(f"/api/users/{uid}/recommendations?size=10").json()
+    assert body["model"] == "recall_score" and body["degraded"] is True and len(body["items"]) == 10
