@@ -10,15 +10,6 @@ from offline.models.layers import FeatureEncoder, FeatureVocab, logit_to_score, 
 
 def build(vocab: FeatureVocab, config: ModelConfig) -> BuiltModel:
     enc = FeatureEncoder(vocab, config.embedding_dim, config.embedding_l2)
-    x = layers.Concatenate(name="fields")(
-        [
-            enc.user_vector(),
-            enc.movie_vector(),
-            enc.movie_genres(),
-            enc.user_genres(),
-            enc.recent_movies_mean(),
-            enc.numeric(),
-        ]
-    )
+    x = enc.all_fields("fields")
     logit = layers.Dense(1, name="logit")(mlp(config.hidden, "deep", config.dropout)(x))
     return BuiltModel(enc.model(logit_to_score(logit), "emb_mlp"))

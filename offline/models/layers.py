@@ -307,6 +307,23 @@ class FeatureEncoder:
 
         return self._cached(f"numeric:{name}", build)
 
+    def all_fields(self, name: str) -> Any:
+        """Every field side by side ``(B, 5 * dim + n_numeric)``: the input of a plain deep tower.
+
+        User and movie ids, the mean of each genre group, the mean of the recent movies and the
+        standardised numerics (the Deep Crossing / Wide&Deep deep part).
+        """
+        return layers.Concatenate(name=name)(
+            [
+                self.user_vector(),
+                self.movie_vector(),
+                self.movie_genres(),
+                self.user_genres(),
+                self.recent_movies_mean(),
+                self.numeric(),
+            ]
+        )
+
     def model(self, output: Any, name: str) -> keras.Model:
         """A model over *all* raw inputs (unused ones are ignored) so any model takes the same batch."""
         return keras.Model(inputs=self.inputs, outputs=output, name=name)

@@ -32,16 +32,7 @@ def build(vocab: FeatureVocab, config: ModelConfig) -> BuiltModel:
         wide_terms.append(layers.Embedding(config.wide_buckets, 1, name=f"{name}_weight")(crossed))
     wide = layers.Add(name="wide")(wide_terms)
 
-    deep_in = layers.Concatenate(name="deep_fields")(
-        [
-            enc.user_vector(),
-            enc.movie_vector(),
-            enc.movie_genres(),
-            enc.user_genres(),
-            enc.recent_movies_mean(),
-            enc.numeric(),
-        ]
-    )
+    deep_in = enc.all_fields("deep_fields")
     deep = layers.Dense(1, name="deep_logit")(mlp(config.hidden, "deep", config.dropout)(deep_in))
     logit = layers.Add(name="logit")([wide, deep])
     return BuiltModel(enc.model(logit_to_score(logit), "wide_deep"))
