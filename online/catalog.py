@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ RATING_PRIOR_COUNT = 10  # damped mean: a movie needs ratings before its average
 TWO_TOWER_MODEL = "two_tower"
 USER_TOWER = "user_tower"
 ITEM_TOWER = "item_tower"
+USER_VECTOR_CACHE = 4096
 
 
 def _opt_int(value: Any) -> int | None:
@@ -121,6 +124,9 @@ class Catalog:
         self._lock = threading.Lock()
         self._indexes: dict[tuple[str, str], AnnIndex] = {}
         self._two_tower: tuple[Any, np.ndarray, np.ndarray] | None | bool = False
+        # user-tower vectors by the user's feature values: one SavedModel call costs ~7 ms, and a
+        # user's features only change when they rate something (which changes the key)
+        self._user_vectors: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
 
     def warm_up(self, ann_index: str) -> None:
         """Load every model, the default ANN index and the two-tower vectors before the swap.
@@ -184,6 +190,30 @@ class Catalog:
             if self._two_tower is False:
                 self._two_tower = self._load_two_tower()
             return self._two_tower  # type: ignore[return-value]
+
+    def user_tower_vector(self, user_features: Mapping[str, Any]) -> np.ndarray | None:
+        """The NeuralCF user-tower vector of these user features (LRU-cached per version), or None."""
+        towers = self.two_tower()
+        if towers is None:
+            return None
+        key = tuple(sorted(user_features.items()))
+        with self._lock:
+            cached = self._user_vectors.get(key)
+            if cached is not None:
+                self._user_vectors.move_to_end(key)
+                return cached
+        from sparrow.feature_spec import serving_batch
+
+        user_tower = towers[0]
+        first = [int(self.movie_ids[0])] if len(self.movie_ids) else []
+        batch = serving_batch(user_features, self.movie_columns(first))
+        vec = np.asarray(user_tower._fn(**user_tower.inputs(batch))[user_tower._output].numpy(), np.float32)
+        vec = vec.reshape(-1)
+        with self._lock:
+            self._user_vectors[key] = vec
+            if len(self._user_vectors) > USER_VECTOR_CACHE:
+                self._user_vectors.popitem(last=False)
+        return vec
 
     def _load_two_tower(self) -> tuple[Any, np.ndarray, np.ndarray] | None:
         if TWO_TOWER_MODEL not in self.model_names or self.rankers.models_root is None:

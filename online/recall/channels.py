@@ -17,7 +17,7 @@ import numpy as np
 from online.catalog import Catalog
 from online.store.base import UserState
 from sparrow.bundle import user_embedding_name
-from sparrow.feature_spec import USER_GENRES, serving_batch
+from sparrow.feature_spec import USER_GENRES
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +110,9 @@ def two_tower_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
     towers = ctx.catalog.two_tower()
     if towers is None:
         return []
-    user_tower, ids, item_vectors = towers
-    first = [int(ctx.catalog.movie_ids[0])] if len(ctx.catalog.movie_ids) else []
-    batch = serving_batch(ctx.user_features, ctx.catalog.movie_columns(first))
-    vec = np.asarray(user_tower._fn(**user_tower.inputs(batch))[user_tower._output].numpy(), np.float32).reshape(-1)
-    if vec.shape[0] != item_vectors.shape[1]:
+    _, ids, item_vectors = towers
+    vec = ctx.catalog.user_tower_vector(ctx.user_features)
+    if vec is None or vec.shape[0] != item_vectors.shape[1]:
         return []
     return _top_dot(ids, item_vectors, vec, ctx.over_fetch(k))
 

@@ -90,3 +90,14 @@ def test_ranker_down_falls_back_to_recall_order(artifacts_copy, make_client) -> 
     uid = client.app.state.service.sample_user_ids(1)[0]
     body = client.get(f"/api/users/{uid}/recommendations?size=10").json()
     assert body["model"] == "recall_score" and body["degraded"] is True and len(body["items"]) == 10
+
+
+def test_user_tower_vector_is_cached_per_feature_values(service) -> None:  # type: ignore[no-untyped-def]
+    """The two-tower user vector is computed once per distinct feature values, and changes with them."""
+    cat, ctx = _ctx(service, known_user_id(service))
+    first = cat.user_tower_vector(ctx.user_features)
+    assert first is not None and first.ndim == 1
+    assert cat.user_tower_vector(dict(ctx.user_features)) is first  # same values: served from the cache
+    changed = dict(ctx.user_features, userRatedMovie1=int(cat.movie_ids[-1]), userAvgRating=1.0)
+    other = cat.user_tower_vector(changed)
+    assert other is not first and not np.allclose(other, first)
