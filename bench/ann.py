@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report import Section, Table
+from bench.report import Section, Table, save_figure
 from sparrow.bundle import ITEM_EMBEDDINGS, Bundle
 
 KINDS = ("flat", "hnsw", "lsh")
@@ -179,8 +179,4 @@ def _plot(rows: list[list[str]], img_dir: Path) -> Path | None:
     ax.set_ylabel(f"recall@{TOP_K}")
     ax.set_title("FAISS index trade-off (every catalogue)")
     ax.legend()
-    path = img_dir / "bench-ann.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, img_dir, "bench-ann")

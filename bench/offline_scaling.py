@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.report import Section, Table, plt_or_none
+from bench.report import Section, Table, plt_or_none, save_figure
 from sparrow.bundle import open_bundle
 
 # name -> (users, movies, ratings) of the synthetic sets (ML-25M: 162,541 users, 59,047 movies)
@@ -188,11 +188,7 @@ def _plot(runs: list[PipelineRun], img_dir: Path) -> Path | None:
     ax.set_ylabel("seconds")
     ax.set_title("Offline pipeline time vs data size")
     ax.legend()
-    fig.tight_layout()
-    path = img_dir / "bench-offline.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, img_dir, "bench-offline")
 
 
 def _child(argv: list[str]) -> None:

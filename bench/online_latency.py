@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.loadgen import LoadResult, LoadSpec, Request, run_load, summarise
-from bench.report import Section, Table, plt_or_none
+from bench.report import Section, Table, plt_or_none, save_figure
 from bench.server import FLOOR_PATH, ServerProcess, histogram_totals, stage_means_ms
 from sparrow.bundle import Bundle
 
@@ -211,11 +211,7 @@ def _plot(data: dict[str, dict[int, float]], concs: tuple[int, ...], img_dir: Pa
     ax.set_ylabel("p99 latency (ms, log)")
     ax.set_title("p99 latency by endpoint")
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    path = img_dir / "bench-online-latency.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, img_dir, "bench-online-latency")
 
 
 def redis_available() -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 
 from bench.baselines import EASE, ImplicitALS, ItemKNN, Popularity, RandomScores, Recommender, recommend_top_k
 from bench.metrics import TOPN_HEADERS, TopNScores, evaluate_topn
-from bench.report import Section, Table, plt_or_none
+from bench.report import Section, Table, plt_or_none, save_figure
 from bench.split import TemporalSplit, temporal_split, write_train_dir
 from sparrow.bundle import Bundle
 
@@ -202,8 +202,4 @@ def _plot(results: list[tuple[str, TopNScores, float]], img_dir: Path) -> Path |
     ax.set_xlabel("score")
     ax.set_title("Top-N quality on the temporal split")
     ax.legend()
-    fig.tight_layout()
-    path = img_dir / "bench-quality.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, img_dir, "bench-quality")

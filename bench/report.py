@@ -121,3 +121,12 @@ def plt_or_none() -> Any:
     except ImportError:  # pragma: no cover
         return None
     return plt
+
+
+def save_figure(plt: Any, fig: Any, img_dir: Path, name: str) -> Path:
+    """Lay out ``fig``, write it as ``<img_dir>/<name>.png`` (100 dpi), close it; return the path."""
+    fig.tight_layout()
+    path = img_dir / f"{name}.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
