@@ -29,6 +29,7 @@ STAGE_WORDS = ("stage", "recall", "rank", "store")  # sparrow_stage_seconds{stag
 RPS_TARGET_RECS = 0.30  # recommendations with DeepFM >= 30% of the floor's RPS at 16 concurrent
 P99_TARGET_RECS_MS = 25.0
 RPS_TARGET_SIMILAR = 0.70
+REDIS_WORKERS = 2  # the extra RedisStore run: uvicorn workers, one per core of the reference machine
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,13 @@ def _session(movies: list[int], rng: random.Random) -> Callable[[int], Request]:
 
 
 def measure_store(store: str, env: dict[str, str], scenarios: list[Scenario], cfg: OnlineConfig,
-                  log_dir: Path) -> tuple[dict[tuple[str, int], list[LoadResult]], dict[str, dict[str, float]],
-                                          dict[str, float], str]:
+                  log_dir: Path, workers: int = 1) -> tuple[dict[tuple[str, int], list[LoadResult]],
+                                                            dict[str, dict[str, float]], dict[str, float], str]:
     """Run every scenario x concurrency x repeat against one server; results, stage ms, RSS MiB, info."""
     results: dict[tuple[str, int], list[LoadResult]] = {}
     stages: dict[str, dict[str, float]] = {}
-    server = ServerProcess(port=free_port(), env=env, log_path=log_dir / f"server-{store}.log")
+    log_name = f"server-{store}.log".replace(" ", "-").replace(",", "")
+    server = ServerProcess(port=free_port(), env=env, log_path=log_dir / log_name, workers=workers)
     with server:
         info = server.info()
         rss_start = server.sample_rss()
@@ -117,7 +119,8 @@ def measure_store(store: str, env: dict[str, str], scenarios: list[Scenario], cf
                     results.setdefault((sc.name, conc), []).append(run_load(server.url, sc.make, spec))
                     server.sample_rss()
                 means = stage_means_ms(before, histogram_totals(server.metrics_text()), STAGE_WORDS)
-                if means:
+                # each worker has its own /metrics registry: two scrapes may hit different workers
+                if means and workers == 1:
                     stages[sc.name] = means
         memory = {"rss_start_mib": rss_start / 2**20, "rss_peak_mib": server.peak_rss / 2**20}
     note = "" if info.get("service") else str(info.get("error", "service app not available"))
@@ -133,20 +136,23 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
     """The online section: every scenario on FileStore (and RedisStore when a Redis URL is given)."""
     cfg = OnlineConfig.quick() if quick else OnlineConfig.full()
     scenarios = scenarios_for(bundle, quick)
-    stores: list[tuple[str, dict[str, str]]] = []
+    stores: list[tuple[str, dict[str, str], int]] = []
     base_env = {"SPARROW_ARTIFACTS": str(artifacts)} if artifacts else {}
-    stores.append(("file", base_env))
+    stores.append(("file", base_env, 1))
     if redis_url:
-        stores.append(("redis", {**base_env, "SPARROW_REDIS_URL": redis_url}))
+        stores.append(("redis", {**base_env, "SPARROW_REDIS_URL": redis_url}, 1))
+        # production shape on this machine: one worker per core (`sparrow serve --workers 2`); the
+        # floor runs on the same two workers, so the ratio stays like for like
+        stores.append((f"redis, {REDIS_WORKERS} workers", {**base_env, "SPARROW_REDIS_URL": redis_url}, REDIS_WORKERS))
     rows, target_rows, stage_rows, mem_rows = [], [], [], []
     notes = [f"{cfg.repeats} repeat(s) per cell, each at most {cfg.max_requests} requests or "
              f"{cfg.max_seconds:.0f} s; cells show median (min–max over repeats). p99 at low request counts is "
              "close to the max."]
     plot_data: dict[str, dict[int, float]] = {}
-    for store, env in stores:
+    for store, env, workers in stores:
         t0 = time.perf_counter()
         try:
-            results, stages, memory, note = measure_store(store, env, scenarios, cfg, work)
+            results, stages, memory, note = measure_store(store, env, scenarios, cfg, work, workers)
         except RuntimeError as exc:
             notes.append(f"{store} store: server did not start ({exc}).")
             continue

@@ -85,8 +85,12 @@ def _item_ids(response: Any) -> list[int]:
 
 
 def evaluate_service(artifacts: Path, bundle: Bundle, split: TemporalSplit, ann_kinds: list[str],
-                     models: list[str]) -> list[tuple[str, TopNScores, float]]:
-    """Call the service's ``recommend()`` for every test user, per ANN index and ranking model."""
+                     models: list[str], stale: dict[str, float] | None = None) -> list[tuple[str, TopNScores, float]]:
+    """Call the service's ``recommend()`` for every test user, per ANN index and ranking model.
+
+    ``stale`` (when given) receives, per row name, the share of top-10 slots holding a movie the user
+    already rated before the cut (such a movie can never be a test hit: MovieLens has one rating a pair).
+    """
     out = []
     users = sorted(split.test)
     for ann in ann_kinds:
@@ -94,10 +98,19 @@ def evaluate_service(artifacts: Path, bundle: Bundle, split: TemporalSplit, ann_
         for model in models:
             t0 = time.perf_counter()
             recs = _collect(service.recommend, users, model)
-            out.append((f"service: {model} ({ann})", evaluate_topn(recs, split.test, split.catalogue_size),
-                        time.perf_counter() - t0))
+            name = f"service: {model} ({ann})"
+            out.append((name, evaluate_topn(recs, split.test, split.catalogue_size), time.perf_counter() - t0))
+            if stale is not None:
+                stale[name] = stale_share(recs, split)
         service.store.close()
     return out
+
+
+def stale_share(recs: dict[int, list[int]], split: TemporalSplit, k: int = 10) -> float:
+    """Mean share of each user's top ``k`` that the user already rated in the training part."""
+    rated = split.train.groupby("userId")["movieId"].agg(set).to_dict()
+    shares = [len(set(items[:k]) & rated.get(user, set())) / k for user, items in recs.items()]
+    return float(np.mean(shares)) if shares else 0.0
 
 
 def _collect(recommend: Callable[..., Any], users: list[int], model: str) -> dict[int, list[int]]:
@@ -156,9 +169,16 @@ def run(data_dir: Path, quick: bool, work: Path, img_dir: Path,
         notes.append(f"Service not measured: the train-only bundle could not be built ({type(exc).__name__}: {exc}).")
     if bundle is not None:
         try:
+            from online.pipeline import RECALL_SCORE
+
             kinds = ["hnsw"] if quick else ["flat", "hnsw", "lsh"]
-            models = bundle.models()
-            results += evaluate_service(artifacts, bundle, split, kinds, models)
+            models = [*bundle.models(), RECALL_SCORE]  # recall_score: the fused recall order, no ranker
+            stale: dict[str, float] = {}
+            results += evaluate_service(artifacts, bundle, split, kinds, models, stale)
+            notes.append("Share of the service's top-10 slots holding a movie the user already rated before "
+                         "the cut (it can never be a hit): "
+                         + ", ".join(f"{n.removeprefix('service: ')} {v:.0%}" for n, v in stale.items()
+                                     if n.endswith(f"({kinds[0]})")) + ".")
         except ImportError as exc:
             notes.append(f"Service path not measured: {exc} (run `make bench` again once online.service exists).")
         tables.append(Table(["model", "test AUC", "test PR AUC", "test logloss"], ranking_model_rows(bundle),

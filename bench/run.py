@@ -28,7 +28,7 @@ from bench.report import Section, write_report
 from sparrow.bundle import Bundle, BundleError, open_bundle
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARKS = ("quality", "online", "ann", "offline")
+BENCHMARKS = ("quality", "online", "ranking", "ann", "offline")
 FULL_OFFLINE_SIZES = ("ml-latest-small", "2.5m", "25m")
 
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "quick: tiny)")
     p.add_argument("--no-redis", action="store_true", help="skip the RedisStore online runs")
     p.add_argument("--work", type=Path, default=None, help="keep intermediate data here (default: a temp dir)")
+    p.add_argument("--reuse-bundle", action="store_true",
+                   help="reuse a bundle an earlier run left under --work instead of running the pipeline again "
+                        "(for re-measuring online changes only; the offline code must not have changed)")
     return p.parse_args(argv)
 
 
@@ -87,6 +90,16 @@ class Context:
         """Run the real pipeline on ``data_dir`` (child process, measured) and open the bundle."""
         from bench.offline_scaling import run_pipeline_measured
 
+        if getattr(self.args, "reuse_bundle", False):
+            try:
+                bundle = open_bundle(artifacts, verify=False)
+            except BundleError:
+                pass  # nothing to reuse yet: build it
+            else:
+                logging.getLogger("bench").info("reusing bundle %s (--reuse-bundle)", bundle.path)
+                if self.bundle is None:
+                    self.bundle, self.artifacts = bundle, artifacts
+                return bundle
         name = "tiny (train part)" if self.quick else f"{data_dir.name} (train part)"
         run = run_pipeline_measured(name, data_dir, artifacts, self.quick, self.work)
         self.pipeline_runs.append(run)
@@ -127,6 +140,11 @@ def run_benchmark(name: str, ctx: Context) -> Section:
                 section.notes.append(f"No bundle, so only the floor was measured: {ctx.bundle_error}")
             return section
         return _online_with_redis(bundle, ctx)
+    if name == "ranking":
+        from bench import ranking_paths
+
+        ctx.ensure_bundle()
+        return ranking_paths.run(ctx.artifacts, ctx.quick)
     if name == "ann":
         from bench import ann
 

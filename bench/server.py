@@ -63,6 +63,7 @@ class ServerProcess:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     startup_timeout_s: float = 120.0
+    workers: int = 1  # uvicorn worker processes (the floor runs on the same workers)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     peak_rss: int = 0
@@ -75,6 +76,8 @@ class ServerProcess:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", **self.env}
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.server:create_bench_app", "--host",
                "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
         log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                      cwd=Path(__file__).resolve().parents[1])

@@ -48,12 +48,21 @@ class PipelineParams:
     # exact K-th neighbour distance on the check sample (wide enough for full lists, far below all pairs)
     lsh_threshold: float | None = None
     lsh_check_sample: int = 200  # movies whose LSH list is compared with exact search
+    # ItemCF list: each user's most recent positives (at most this many) enter the co-occurrence
+    # self-join, so it emits at most users * cap * (cap - 1) / 2 pairs whatever the user's history
+    itemcf_max_user_items: int = 250
+    # the co-occurrence self-join's pair budget: the per-user cap shrinks below itemcf_max_user_items
+    # when the data would emit more pairs (2 cores move ~0.2-0.5M pairs/s through that shuffle)
+    itemcf_max_pairs: int = 40_000_000
     # ranking models
     models: tuple[str, ...] = ALL_MODELS
     # most models peak on the test set after epoch 2 on ml-latest-small (DeepFM logloss .527 -> .520 -> .530)
     epochs: int = 2
     batch_size: int = 1024
     learning_rate: float = 1e-3
+    # rows per training shuffle window: batches stream from Parquet, permuted within windows of this
+    # many rows (~0.5 KB a row, whatever the split's size); a split smaller than that is fully shuffled
+    shuffle_buffer: int = 262_144
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -192,12 +192,15 @@ def step_embeddings(ctx: PipelineContext) -> tuple[int, int]:
 
 def step_similar(ctx: PipelineContext) -> tuple[int, int]:
     from offline.similar_lists import build_similar_lists
+    from offline.split import before
     from sparrow.bundle import ITEM_EMBEDDINGS
 
     names = ctx.work.read_summary("embeddings")["embeddings"]
     items = {n: _read(ctx, ctx.work.embedding(n)) for n in ITEM_EMBEDDINGS if n in names}
     movies = _read(ctx, ctx.work.movie_table)
-    lists, recall = build_similar_lists(ctx.spark(), items, movies, ctx.params)
+    # itemcf co-occurrences come from training-time ratings only, like the embeddings
+    train_ratings = before(_read(ctx, ctx.work.ratings), int(ctx.work.read_summary("split")["cut"]))
+    lists, recall = build_similar_lists(ctx.spark(), items, movies, ctx.params, train_ratings)
     shutil.rmtree(ctx.work.similar("x").parent, ignore_errors=True)
     counts: dict[str, int] = {}
     for name, frame in sorted(lists.items()):

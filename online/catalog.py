@@ -120,7 +120,7 @@ class Catalog:
                 log.warning("version %s lists models %s but has no model files", self.version, self.model_names)
                 self.model_names = []
             models_root = None
-        self.rankers = RankerCache(models_root, self.model_names, tfserving_url, self.version)
+        self.rankers = RankerCache(models_root, self.model_names, tfserving_url, self.version, self.feature_arrays)
         self._lock = threading.Lock()
         self._indexes: dict[tuple[str, str], AnnIndex] = {}
         self._two_tower: tuple[Any, np.ndarray, np.ndarray] | None | bool = False
@@ -167,9 +167,13 @@ class Catalog:
         vectors = [v for m in movie_ids if (v := self.vector(embedding, m)) is not None]
         return np.mean(vectors, axis=0).astype(np.float32) if vectors else None
 
+    def rows(self, movie_ids: list[int]) -> np.ndarray:
+        """Catalogue rows of ``movie_ids`` (in that order)."""
+        return np.fromiter((self.row_of[m] for m in movie_ids), dtype=np.int64, count=len(movie_ids))
+
     def movie_columns(self, movie_ids: list[int]) -> dict[str, np.ndarray]:
         """Model movie features of ``movie_ids`` (in that order)."""
-        rows = np.array([self.row_of[m] for m in movie_ids], dtype=np.int64)
+        rows = self.rows(movie_ids)
         return {name: column[rows] for name, column in self.feature_arrays.items()}
 
     # --- lazily built, once per version --------------------------------------------------------
@@ -202,13 +206,9 @@ class Catalog:
             if cached is not None:
                 self._user_vectors.move_to_end(key)
                 return cached
-        from sparrow.feature_spec import serving_batch
-
         user_tower = towers[0]
-        first = [int(self.movie_ids[0])] if len(self.movie_ids) else []
-        batch = serving_batch(user_features, self.movie_columns(first))
-        vec = np.asarray(user_tower._fn(**user_tower.inputs(batch))[user_tower._output].numpy(), np.float32)
-        vec = vec.reshape(-1)
+        # one row: the user tower reads user features only (the packed path makes this ~1 ms, not ~7)
+        vec = user_tower.score_rows(user_features, np.zeros(1, np.int64), self.feature_arrays).reshape(-1)
         with self._lock:
             self._user_vectors[key] = vec
             if len(self._user_vectors) > USER_VECTOR_CACHE:
@@ -226,7 +226,7 @@ class Catalog:
         from sparrow.feature_spec import serving_batch
 
         try:
-            user_tower = SavedModelRanker(USER_TOWER, base / USER_TOWER)
+            user_tower = SavedModelRanker(USER_TOWER, base / USER_TOWER, self.feature_arrays)
             item_tower = SavedModelRanker(ITEM_TOWER, base / ITEM_TOWER)
             ids = [int(m) for m in self.movie_ids]
             batch = serving_batch({}, self.movie_columns(ids))

@@ -15,10 +15,11 @@ import numpy as np
 from online.catalog import Catalog
 from online.errors import InvalidParameter
 from online.metrics import ServiceMetrics
+from online.ranking.blend import blend_scores, blended_order
 from online.recall.channels import ANN_EMBEDDINGS, CHANNELS, FALLBACK_CHANNELS, RecallContext, user_vector
 from online.recall.merge import Candidate, contributions, merge_channels
 from online.store.base import UserState
-from sparrow.feature_spec import serving_batch, user_features_from_history
+from sparrow.feature_spec import user_features_from_history
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def recall(
         except Exception:  # one broken channel must not fail the request; the others still answer
             log.exception("recall channel %s failed", name)
             items = []
-        results[name] = [(m, s) for m, s in items if m in ctx.catalog.movies]
+        movies = ctx.catalog.movies
+        results[name] = [(m, s) for m, s in items if m in movies]
     candidates = merge_channels(results, quotas, ctx.exclude, max_candidates)
     if len(candidates) < min_candidates:
         # cold start with tiny quotas: popular fills the list so a page is never short
@@ -116,9 +118,13 @@ def choose_model(catalog: Catalog, requested: str | None, variant_model: str | N
 
 
 def rank(
-    catalog: Catalog, ctx: RecallContext, candidates: list[Candidate], model: str
+    catalog: Catalog, ctx: RecallContext, candidates: list[Candidate], model: str, popularity_weight: float = 0.0
 ) -> list[Ranked]:
-    """Score every candidate in one batched call and sort (best first)."""
+    """Score every candidate in one batched call and sort (best first).
+
+    ``popularity_weight`` (``SPARROW_RANK_POPULARITY_WEIGHT``) blends a ranking model's probability with
+    a popularity prior (:mod:`online.ranking.blend`); the recall order and embedding scores are never blended.
+    """
     if not candidates:
         return []
     ids = [c.movie_id for c in candidates]
@@ -132,7 +138,11 @@ def rank(
             dtype=np.float32,
         )
     else:
-        batch = serving_batch(ctx.user_features, catalog.movie_columns(ids))
-        scores = catalog.rankers.get(model).score(batch)
-    order = sorted(range(len(ids)), key=lambda i: (-float(scores[i]), ids[i]))
+        scores = catalog.rankers.get(model).score_rows(ctx.user_features, catalog.rows(ids), catalog.feature_arrays)
+    if popularity_weight and model in catalog.model_names and catalog.popular:
+        # a ranking model's P(positive | rated) x a popularity prior ~ P(rated)
+        popularity = [catalog.movies[m].ratingCount for m in ids]
+        reference = catalog.movies[catalog.popular[0]].ratingCount
+        scores = blend_scores(scores, popularity, popularity_weight, reference)
+    order = blended_order(ids, scores)
     return [Ranked(candidates[i], float(scores[i])) for i in order]

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SimilarModel = Literal["item2vec", "deepwalk", "node2vec", "als", "genre"]
+# the similar lists of sparrow.bundle.SIMILAR_LISTS (tests/online/test_online_blend.py checks they agree)
+SimilarModel = Literal["item2vec", "deepwalk", "node2vec", "als", "itemcf", "genre"]
 MovieSort = Literal["rating", "popularity", "year"]
 EventType = Literal["click", "view"]  # ratings go to POST /api/ratings (they carry a rating)
 

@@ -95,6 +95,10 @@ class RecommenderService:
             log.info("reload: now serving %s (was %s)", catalog.version, live)
             return ReloadResult(catalog.version, True)
 
+    @property
+    def _popularity_weight(self) -> float:
+        return float(self.settings.rank_popularity_weight)
+
     def catalog(self) -> Catalog:
         """The live catalogue; :class:`NoBundle` (503) when none is loaded."""
         catalog = self._catalog
@@ -220,19 +224,19 @@ class RecommenderService:
         degraded = state.degraded
         with self.metrics.timed("rank"):
             try:
-                ranked = pipeline.rank(cat, ctx, candidates, chosen)
+                ranked = pipeline.rank(cat, ctx, candidates, chosen, self._popularity_weight)
             except Exception:  # a ranker down (e.g. TF Serving) has a fallback: the recall order
                 log.exception("ranking with %s failed; answering in recall order", chosen)
                 self.metrics.store_errors.labels("rank").inc()
                 chosen, degraded = pipeline.RECALL_SCORE, True
-                ranked = pipeline.rank(cat, ctx, candidates, chosen)
+                ranked = pipeline.rank(cat, ctx, candidates, chosen, self._popularity_weight)
         by_id = {r.candidate.movie_id: r for r in ranked}
         ids = [r.candidate.movie_id for r in ranked[:size]]
         teams: dict[int, str] | None = None
         if assignment is not None and assignment.interleave_with and model is None:
             other = pipeline.choose_model(cat, None, assignment.interleave_with, self.settings.default_model)
             with self.metrics.timed("rank"):
-                ranked_b = pipeline.rank(cat, ctx, candidates, other)  # same candidates, second ranker
+                ranked_b = pipeline.rank(cat, ctx, candidates, other, self._popularity_weight)  # same candidates, second ranker
             from online.experiments.interleaving import team_draft
 
             ids, teams = team_draft(ids, [r.candidate.movie_id for r in ranked_b[:size]], size, random.Random())
@@ -266,7 +270,7 @@ class RecommenderService:
         quotas = {k: v for k, v in self.settings.recall_quotas.items() if k not in ("als", "two_tower")}
         candidates = pipeline.recall(ctx, quotas, self.settings.max_candidates, size, self.metrics)
         chosen = pipeline.choose_model(cat, None, None, self.settings.default_model)
-        ranked = pipeline.rank(cat, ctx, candidates, chosen)[:size]
+        ranked = pipeline.rank(cat, ctx, candidates, chosen, self._popularity_weight)[:size]
         return schemas.Recommendations(userId=None, model=chosen, items=[self._rec_item(cat, r, True) for r in ranked])
 
     def _assign(self, user_id: int) -> Any:

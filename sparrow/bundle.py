@@ -35,7 +35,11 @@ EVENTS_FILE = "events.jsonl"
 # Item embeddings the offline side can produce, and the similar-list names built from them.
 ITEM_EMBEDDINGS = ("item2vec", "deepwalk", "node2vec", "als_item")
 USER_EMBEDDINGS = ("als_user",)  # user factors learned directly; others are derived below
-SIMILAR_LISTS = ("item2vec", "deepwalk", "node2vec", "als", "genre")
+# "itemcf": item-based collaborative filtering (cosine of items over users' training positives),
+# built from ratings rather than an embedding; "genre": shared genres (covers cold movies).
+ITEMCF_LIST = "itemcf"
+GENRE_LIST = "genre"
+SIMILAR_LISTS = ("item2vec", "deepwalk", "node2vec", "als", ITEMCF_LIST, GENRE_LIST)
 SIMILAR_TOP_K = 50
 RECENT_POSITIVES_MAX = 50
 

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from online.errors import ServiceError
+from sparrow.bundle import SIMILAR_LISTS
 from webui.posters import genre_colour
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 USER_COOKIE = "sparrow_user"
-SIMILAR_MODELS = ("item2vec", "deepwalk", "node2vec", "als", "genre")
+SIMILAR_MODELS = SIMILAR_LISTS  # the movie page's model switch: every similar list a bundle can hold
 _USER_ID = re.compile(r"^[1-9][0-9]{0,9}$")
 
 

@@ -9,8 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from offline.models.config import BuiltModel, ModelConfig
-from offline.models.dataset import Samples, load_samples
-from offline.models.evaluate import PRIMARY_BASELINE, baseline_scores, binary_metrics, roc_points
+from offline.models.dataset import load_samples
+from offline.models.evaluate import (
+    BASELINE_FEATURES,
+    PRIMARY_BASELINE,
+    baseline_scores,
+    binary_metrics,
+    roc_points,
+)
 from offline.models.export import export_ranking_model, export_tower
 from offline.models.layers import FeatureVocab
 from offline.models.plots import (
@@ -22,6 +28,7 @@ from offline.models.plots import (
     plot_training,
 )
 from offline.models.registry import build_model
+from offline.models.stream import ParquetSamples
 from offline.models.train import fit, predict
 from offline.models.two_tower import ITEM_TOWER, USER_TOWER
 from offline.params import PipelineParams
@@ -42,7 +49,12 @@ def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_one(
-    name: str, train: Samples, test: Samples, vocab: FeatureVocab, params: PipelineParams, out_dir: Path
+    name: str,
+    train: ParquetSamples,
+    test: ParquetSamples,
+    vocab: FeatureVocab,
+    params: PipelineParams,
+    out_dir: Path,
 ) -> tuple[BuiltModel, dict[str, Any], dict[str, Any]]:
     """Build, train, evaluate and export one model into ``out_dir``.
 
@@ -53,8 +65,8 @@ def train_one(
     keras.utils.set_random_seed(params.seed)
     built = build_model(name, vocab, ModelConfig.from_extra(params.extra))
     result = fit(built.model, train, test, params)
-    y_prob = predict(built.model, test)
-    metrics = binary_metrics(test.label, y_prob)
+    y_true, y_prob = predict(built.model, test)
+    metrics = binary_metrics(y_true, y_prob)
     metrics.update(train_seconds=round(result.seconds, 2), epochs=params.epochs, n_train=len(train))
     entry: dict[str, Any] = {
         "feature_spec": feature_spec.feature_spec(),
@@ -79,7 +91,7 @@ def train_one(
         result.seconds,
         len(train),
     )
-    run = {"roc": roc_points(test.label, y_prob), "calibration": metrics["calibration"], **vars(result)}
+    run = {"roc": roc_points(y_true, y_prob), "calibration": metrics["calibration"], **vars(result)}
     return built, entry, run
 
 
@@ -115,24 +127,33 @@ def write_report(
     os.replace(tmp, path)
 
 
+def evaluate_baselines(train: Path, test: Path) -> dict[str, dict]:
+    """Metrics and ROC points of each baseline, reading only the columns the baselines use."""
+    train_cols = load_samples(train, BASELINE_FEATURES, meta=False)
+    test_cols = load_samples(test, BASELINE_FEATURES, meta=False)
+    return {
+        name: {"metrics": binary_metrics(test_cols.label, y_prob), "roc": roc_points(test_cols.label, y_prob)}
+        for name, y_prob in baseline_scores(train_cols, test_cols).items()
+    }
+
+
 def train_models(
     train: Path, test: Path, writer: BundleWriter, params: PipelineParams
 ) -> tuple[dict[str, dict], dict[str, BuiltModel]]:
-    """:func:`train_and_export`, also returning the trained Keras models (tests compare them to exports)."""
-    train_samples, test_samples = load_samples(train), load_samples(test)
-    vocab = FeatureVocab.fit(train_samples.features)
+    """:func:`train_and_export`, also returning the trained Keras models (tests compare them to exports).
+
+    Samples are streamed from the Parquet splits (vocabularies in one pass, training and evaluation
+    batch by batch), so memory does not grow with the number of samples.
+    """
+    train_samples, test_samples = ParquetSamples(train), ParquetSamples(test)
+    vocab = FeatureVocab.from_batches(train_samples.vocab_batches())
     log.info(
         "model vocabularies %s; %d train / %d test samples",
         vocab.summary(),
         len(train_samples),
         len(test_samples),
     )
-    baselines = {}
-    for name, y_prob in baseline_scores(train_samples, test_samples).items():
-        baselines[name] = {
-            "metrics": binary_metrics(test_samples.label, y_prob),
-            "roc": roc_points(test_samples.label, y_prob),
-        }
+    baselines = evaluate_baselines(train, test)
     entries: dict[str, dict] = {}
     runs: dict[str, dict] = {}
     models: dict[str, BuiltModel] = {}

@@ -16,6 +16,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from online.ranking.packed import PackedScorer
+from sparrow.feature_spec import serving_batch
+
 log = logging.getLogger(__name__)
 SIGNATURE = "serving_default"
 
@@ -26,6 +29,15 @@ class Ranker(Protocol):
     def score(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
         """One score per row of ``batch`` (float32[n])."""
         ...
+
+    def score_rows(self, user: Mapping[str, Any], rows: np.ndarray, movie_arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """One score per catalogue row of ``rows`` for the user features ``user``."""
+        ...
+
+
+def batch_for_rows(user: Mapping[str, Any], rows: np.ndarray, movie_arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The generic serving batch (one array per feature) of catalogue ``rows`` for ``user``."""
+    return serving_batch(user, {k: v[rows] for k, v in movie_arrays.items()})
 
 
 def _tf() -> Any:
@@ -38,9 +50,13 @@ def _tf() -> Any:
 
 
 class SavedModelRanker:
-    """A SavedModel directory scored through its ``serving_default`` signature, batched."""
+    """A SavedModel directory scored through its ``serving_default`` signature, batched.
 
-    def __init__(self, name: str, path: Path) -> None:
+    Given the catalogue's movie feature columns (``movie_arrays``), requests take the packed path
+    (:class:`online.ranking.packed.PackedScorer`): one graph call with the catalogue inside TF.
+    """
+
+    def __init__(self, name: str, path: Path, movie_arrays: Mapping[str, np.ndarray] | None = None) -> None:
         tf = _tf()
         self.name = name
         self.path = Path(path)
@@ -51,6 +67,18 @@ class SavedModelRanker:
         if len(outputs) != 1:
             log.warning("model %s has %d outputs; using %s", name, len(outputs), sorted(outputs)[0])
         self._output = sorted(outputs)[0]
+        self._packed: PackedScorer | None = None
+        if movie_arrays is not None:
+            try:
+                self._packed = PackedScorer(self._fn, self.input_specs, self._output, movie_arrays)
+            except ValueError as exc:  # an input outside the feature contract: the generic path still works
+                log.warning("model %s: packed scoring off (%s)", name, exc)
+
+    def score_rows(self, user: Mapping[str, Any], rows: np.ndarray, movie_arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Scores of catalogue ``rows`` for ``user`` (packed path when bound to the catalogue)."""
+        if self._packed is not None:
+            return self._packed.score_rows(user, rows)
+        return self.score(batch_for_rows(user, rows, movie_arrays))
 
     def inputs(self, batch: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """The signature's keyword arguments, typed and shaped as it declares them."""
@@ -84,6 +112,9 @@ class TFServingRanker:
         # pin the TF Serving version of this bundle, so scores and recall come from the same version
         self._version = tfserving_version(bundle_version) if bundle_version else None
 
+    def score_rows(self, user: Mapping[str, Any], rows: np.ndarray, movie_arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        return self.score(batch_for_rows(user, rows, movie_arrays))
+
     def score(self, batch: Mapping[str, np.ndarray]) -> np.ndarray:
         scores = self._client.score(self.name, dict(batch), version=self._version)
         return np.asarray(scores, dtype=np.float32).reshape(-1)
@@ -102,9 +133,15 @@ class RankerCache:
     """Loads each model of one version at most once (thread-safe); the catalogue owns one."""
 
     def __init__(
-        self, models_root: Path | None, names: list[str], tfserving_url: str | None = None, version: str | None = None
+        self,
+        models_root: Path | None,
+        names: list[str],
+        tfserving_url: str | None = None,
+        version: str | None = None,
+        movie_arrays: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.models_root = models_root
+        self.movie_arrays = movie_arrays
         self.version = version
         self.names = names
         self.tfserving_url = tfserving_url
@@ -120,6 +157,6 @@ class RankerCache:
                 else:
                     if self.models_root is None:
                         raise FileNotFoundError(f"no model files for {name}")
-                    ranker = SavedModelRanker(name, self.models_root / name)
+                    ranker = SavedModelRanker(name, self.models_root / name, self.movie_arrays)
                 self._rankers[name] = ranker
             return ranker

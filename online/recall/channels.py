@@ -16,14 +16,16 @@ import numpy as np
 
 from online.catalog import Catalog
 from online.store.base import UserState
-from sparrow.bundle import user_embedding_name
+from sparrow.bundle import GENRE_LIST, ITEMCF_LIST, user_embedding_name
 from sparrow.feature_spec import USER_GENRES
 
 log = logging.getLogger(__name__)
 
 # Which embedding / similar list a channel uses, in order of preference.
 ANN_EMBEDDINGS = ("item2vec", "deepwalk", "node2vec")
-SIMILAR_PREFERENCE = ("item2vec", "deepwalk", "node2vec", "als", "genre")
+# itemcf (co-occurrence cosine over training positives) first: ItemKNN is the strongest baseline on
+# the temporal split (docs/benchmarks.md, "Top-N quality"); embedding lists serve older bundles
+SIMILAR_PREFERENCE = (ITEMCF_LIST, "item2vec", "deepwalk", "node2vec", "als", GENRE_LIST)
 ALS_ITEM, ALS_USER = "als_item", "als_user"
 ITEM2ITEM_SEEDS = 10  # recent positives whose similar lists are merged
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009)
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """A recalled movie: fused recall score and the channels that brought it (in channel order)."""
 

@@ -12,6 +12,7 @@ from online.legacy_shapes import LEGACY_SORTS, legacy_model, legacy_movie, legac
 from online.pipeline import available_models
 from online.routers.deps import get_service
 from online.service import MAX_SIZE, RecommenderService
+from sparrow.bundle import SIMILAR_LISTS
 
 router = APIRouter(tags=["legacy"])
 _ERRORS = {
@@ -39,8 +40,8 @@ def getsimilarmovie(
     service: RecommenderService = Depends(get_service),
 ) -> list[dict[str, Any]]:
     name = legacy_model(model) or "item2vec"
-    if name not in ("item2vec", "deepwalk", "node2vec", "als", "genre"):
-        raise InvalidParameter("model", f"unknown similar model {model!r} (emb, item2vec, deepwalk, node2vec, als, genre)")
+    if name not in SIMILAR_LISTS:
+        raise InvalidParameter("model", f"unknown similar model {model!r} (emb, {', '.join(SIMILAR_LISTS)})")
     return [legacy_movie(m) for m in service.similar(movieId, name, size).items]  # type: ignore[arg-type]
 
 

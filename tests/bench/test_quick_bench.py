@@ -21,7 +21,7 @@ def test_quick_bench_writes_every_table(tmp_path: Path) -> None:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert out.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text()
-    for heading in ("## Top-N quality", "## Online latency and throughput", "## ANN indexes",
+    for heading in ("## Top-N quality", "## Online latency and throughput", "## Ranking paths", "## ANN indexes",
                     "## Offline pipeline scaling"):
         assert heading in text, f"missing {heading}\n{text[:3000]}"
     for table in ("Top-50 on the temporal split", "Throughput and latency", "Server memory", "recall@100",
@@ -31,5 +31,6 @@ def test_quick_bench_writes_every_table(tmp_path: Path) -> None:
     # every recommender of the quality table has a numeric Recall@10
     assert "| ease |" in text and "| popularity |" in text
     assert "| service: deepfm" in text
+    assert "| deepfm |" in text.split("## Ranking paths")[1].split("## ")[0]  # a measured row per model
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "img" / "bench-ann.png").is_file()

@@ -1,6 +1,8 @@
-"""Similar lists: LSH top-K with recall against exact search, and the genre list for cold movies."""
+"""Similar lists: LSH top-K with recall against exact search, the genre list for cold movies, itemcf (item CF)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -117,3 +119,97 @@ def test_auto_picks_exact_for_small_catalogues() -> None:
     assert similar_method(params.with_(similar_method="lsh"), 10) == "lsh"
     with pytest.raises(ValueError, match="similar_method"):
         similar_method(params.with_(similar_method="nope"), 10)
+
+
+# --- itemcf: item-based CF over training positives --------------------------------------------------
+
+RATINGS_SCHEMA = "userId int, movieId int, rating double, timestamp long"
+# positives (rating >= 3.5): user 1 {10, 20, 30}, user 2 {10, 20}, user 3 {10, 40}; 3's 2.0 on 30 is not one
+HAND_RATINGS = [(1, 10, 5.0, 1), (1, 20, 4.0, 2), (1, 30, 4.0, 3), (2, 10, 4.0, 1), (2, 20, 3.5, 2),
+                (3, 10, 4.0, 1), (3, 30, 2.0, 2), (3, 40, 5.0, 3)]
+
+
+def _lists(frame) -> dict[int, tuple[list[int], list[float]]]:  # type: ignore[no-untyped-def]
+    return {r.movieId: (list(r.similar), list(r.scores)) for r in frame.collect()}
+
+
+def test_itemcf_is_the_cosine_of_positive_user_sets(spark) -> None:  # type: ignore[no-untyped-def]
+    from offline.similar_lists import itemcf_similar
+
+    got = _lists(itemcf_similar(spark.createDataFrame(HAND_RATINGS, RATINGS_SCHEMA), k=5, max_user_items=250))
+    # |U_10| = 3, |U_20| = 2, |U_30| = |U_40| = 1; cos = co-occurrences / sqrt(|U_i| |U_j|)
+    c1020, c1030, c2030 = 2 / math.sqrt(6), 1 / math.sqrt(3), 1 / math.sqrt(2)
+    assert set(got) == {10, 20, 30, 40}
+    assert got[10][0] == [20, 30, 40] and got[10][1] == pytest.approx([c1020, c1030, c1030])  # tie: movieId
+    assert got[20][0] == [10, 30] and got[20][1] == pytest.approx([c1020, c2030])
+    assert got[30][0] == [20, 10] and got[30][1] == pytest.approx([c2030, c1030])
+    assert got[40][0] == [10] and got[40][1] == pytest.approx([c1030])  # 30 is not a positive of user 3
+    top1 = _lists(itemcf_similar(spark.createDataFrame(HAND_RATINGS, RATINGS_SCHEMA), k=1, max_user_items=250))
+    assert top1[10] == ([20], pytest.approx([c1020]))
+
+
+def test_itemcf_keeps_only_each_users_most_recent_positives(spark) -> None:  # type: ignore[no-untyped-def]
+    from offline.similar_lists import itemcf_similar
+
+    # cap 2: user 1 keeps {30, 20} (newest), user 2 {10, 20}, user 3 {10, 40}; norms count the same rows
+    got = _lists(itemcf_similar(spark.createDataFrame(HAND_RATINGS, RATINGS_SCHEMA), k=5, max_user_items=2))
+    assert got[10][0] == [40, 20] and got[10][1] == pytest.approx([1 / math.sqrt(2), 0.5])
+    assert got[30][0] == [20] and got[30][1] == pytest.approx([1 / math.sqrt(2)])
+
+
+def test_itemcf_matches_the_itemknn_baseline_similarities(spark) -> None:  # type: ignore[no-untyped-def]
+    """On random data every listed score is bench.baselines.ItemKNN's cosine, and the list is its top K."""
+    import scipy.sparse as sp
+
+    from bench.baselines import ItemKNN
+    from offline.similar_lists import itemcf_similar
+
+    rng = np.random.default_rng(5)
+    n_users, n_items, k = 40, 30, 6
+    rated = rng.random((n_users, n_items)) < 0.3
+    stars = rng.choice([1.0, 2.5, 3.5, 4.0, 5.0], size=(n_users, n_items))
+    rows = [(u + 1, i + 1, float(stars[u, i]), int(rng.integers(1, 10_000)))
+            for u in range(n_users) for i in range(n_items) if rated[u, i]]
+    lists = _lists(itemcf_similar(spark.createDataFrame(rows, RATINGS_SCHEMA), k=k, max_user_items=1000))
+    positives = sp.csr_matrix((rated & (stars >= 3.5)).astype(np.float32))
+    sim = np.asarray(ItemKNN(neighbours=n_items).fit(positives).sim.todense())  # type: ignore[union-attr]
+    assert lists
+    for movie, (others, scores) in lists.items():
+        truth = sim[movie - 1]
+        assert movie not in others and scores == sorted(scores, reverse=True)
+        assert scores == pytest.approx([truth[o - 1] for o in others], abs=1e-5)
+        assert scores == pytest.approx(sorted(truth[truth > 0], reverse=True)[:k], abs=1e-5)
+
+
+def test_build_similar_lists_adds_itemcf_from_train_ratings(spark, built) -> None:  # type: ignore[no-untyped-def]
+    from offline.similar_lists import ITEMCF_LIST
+
+    _, _, ids, vectors, movie_rows = built
+    movies = spark.createDataFrame(movie_rows, "movieId long, genres array<string>, avgRating double, ratingCount long")
+    ratings = spark.createDataFrame(HAND_RATINGS, RATINGS_SCHEMA)
+    lists, recall = build_similar_lists(spark, {}, movies, PipelineParams.quick().with_(similar_top_k=K), ratings)
+    assert set(lists) == {ITEMCF_LIST, GENRE_LIST} and not recall  # no approximate search: nothing to check
+    assert lists[ITEMCF_LIST].schema.simpleString() == "struct<movieId:bigint,similar:array<bigint>,scores:array<float>>"
+
+
+def test_similar_step_counts_only_ratings_before_the_time_cut(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A pair rated together only after the cut (test time) never reaches the itemcf list."""
+    from offline.pipeline import make_context, step_similar
+    from offline.similar_lists import ITEMCF_LIST
+
+    cut = 100
+    # before the cut users 1 and 2 like movies 1 and 2; after it users 3 and 4 like 1+3 and 2+3
+    rows = [(1, 1, 4.0, 10), (1, 2, 4.0, 11), (2, 1, 5.0, 12), (2, 2, 4.5, 13),
+            (3, 1, 4.0, cut), (3, 3, 4.0, cut + 1), (4, 2, 4.0, cut + 2), (4, 3, 5.0, cut + 3)]
+    ctx = make_context(tmp_path, tmp_path / "artifacts", spark=spark, work_dir=tmp_path / "work",
+                       params=PipelineParams.quick().with_(similar_top_k=K))
+    spark.createDataFrame(rows, RATINGS_SCHEMA).write.parquet(str(ctx.work.ratings))
+    spark.createDataFrame([(m, ["Drama"], 4.0, 2) for m in (1, 2, 3)],
+                          "movieId long, genres array<string>, avgRating double, ratingCount long",
+                          ).write.parquet(str(ctx.work.movie_table))
+    ctx.work.write_summary("embeddings", {"embeddings": {}})
+    ctx.work.write_summary("split", {"cut": cut})
+    step_similar(ctx)
+    got = _lists(spark.read.parquet(str(ctx.work.similar(ITEMCF_LIST))))
+    assert got == {1: ([2], pytest.approx([1.0])), 2: ([1], pytest.approx([1.0]))}
+    assert ITEMCF_LIST in ctx.work.read_summary("similar")["lists"]

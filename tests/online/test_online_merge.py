@@ -35,3 +35,4 @@ def test_merge_respects_quotas_and_cap() -> None:
 def test_effective_quotas_applies_variant_overrides() -> None:
     assert effective_quotas({"a": 1, "b": 2}, {"b": 0, "c": 3}) == {"a": 1, "b": 0, "c": 3}
     assert effective_quotas({"a": 1}, None) == {"a": 1}
+

@@ -72,3 +72,25 @@ def test_real_bundle_nearline_and_legacy(real_client) -> None:  # type: ignore[n
     assert target not in [i["movieId"] for i in after]
     assert real_client.get(f"/getuser?id={uid}").json()["userId"] == uid
     assert isinstance(real_client.get(f"/getrecforyou?id={uid}&size=5&model=emb").json(), list)
+
+
+def test_real_bundle_serves_the_itemcf_list(real_client) -> None:  # type: ignore[no-untyped-def]
+    """The pipeline's itemcf list is in the manifest, served by /similar and used by item2item recall."""
+    from online import pipeline
+    from online.recall.channels import item2item_channel
+    from sparrow.bundle import ITEMCF_LIST
+
+    service = real_client.app.state.service
+    cat = service.catalog()
+    assert cat.manifest["similar"][ITEMCF_LIST]["count"] > 0 and cat.similar[ITEMCF_LIST]
+    movie_id = cat.popular[0]
+    body = real_client.get(f"/api/movies/{movie_id}/similar?size=5&model={ITEMCF_LIST}").json()
+    ids, scores = cat.similar[ITEMCF_LIST][movie_id]
+    assert body["model"] == ITEMCF_LIST and [i["movieId"] for i in body["items"]] == [int(m) for m in ids[:5]]
+    assert all(0 < i["score"] <= 1 for i in body["items"])
+    assert real_client.get(f"/getsimilarmovie?movieId={movie_id}&size=5&model={ITEMCF_LIST}").status_code == 200
+    uid = service.sample_user_ids(1)[0]
+    ctx = pipeline.build_context(cat, service._user_state(cat, uid), "flat")
+    seeds = ctx.positives[:10]
+    recalled = {m for m, _ in item2item_channel(ctx, 50)}
+    assert recalled and recalled <= {int(m) for s in seeds for m in cat.similar[ITEMCF_LIST].get(s, ([], []))[0]}

@@ -101,3 +101,23 @@ def test_user_tower_vector_is_cached_per_feature_values(service) -> None:  # typ
     changed = dict(ctx.user_features, userRatedMovie1=int(cat.movie_ids[-1]), userAvgRating=1.0)
     other = cat.user_tower_vector(changed)
     assert other is not first and not np.allclose(other, first)
+
+
+def test_packed_scoring_equals_the_signature_call(service) -> None:  # type: ignore[no-untyped-def]
+    """The packed path (catalogue inside TF, one call) gives the exported signature's scores, every model."""
+    from online.ranking.ranker import batch_for_rows
+
+    cat, ctx = _ctx(service, known_user_id(service))
+    ids = cat.popular[:60]
+    rows = cat.rows(ids)
+    for name in cat.model_names:
+        ranker = cat.rankers.get(name)
+        assert ranker._packed is not None, f"{name} fell back to the generic path"
+        packed = ranker.score_rows(ctx.user_features, rows, cat.feature_arrays)
+        generic = ranker.score(batch_for_rows(ctx.user_features, rows, cat.feature_arrays))
+        assert packed.shape == (60,) and np.allclose(packed, generic, atol=1e-6), name
+    # a different user gets different scores through the packed user inputs
+    other = pipeline.build_context(cat, service._user_state(cat, service.sample_user_ids(2)[1]), "hnsw")
+    ranker = cat.rankers.get("deepfm")
+    assert not np.allclose(ranker.score_rows(other.user_features, rows, cat.feature_arrays),
+                           ranker.score_rows(ctx.user_features, rows, cat.feature_arrays))
