@@ -224,6 +224,11 @@ def genre_similar(movies: DataFrame, k: int) -> DataFrame:
     return top_k_lists(scored, k, tie_break="ob")
 
 
+def _pairs_at_cap(histogram: dict[int, int], cap: int) -> int:
+    """Self-join pairs when each user keeps at most ``cap`` positives (``histogram``: count -> users)."""
+    return sum(users * min(n, cap) * (min(n, cap) - 1) // 2 for n, users in histogram.items())
+
+
 def pair_budget_cap(histogram: dict[int, int], max_user_items: int, max_pairs: int) -> int:
     """The largest per-user cap ``c <= max_user_items`` whose self-join emits at most ``max_pairs`` pairs.
 
@@ -231,16 +236,12 @@ def pair_budget_cap(histogram: dict[int, int], max_user_items: int, max_pairs: i
     ``m * (m - 1) / 2`` pairs with ``m = min(n, c)``. Small data never binds (the cap stays
     ``max_user_items``); at the ML-25M shape it keeps the join at minutes, not hours, on 2 cores.
     """
-
-    def pairs(cap: int) -> int:
-        return sum(users * min(n, cap) * (min(n, cap) - 1) // 2 for n, users in histogram.items())
-
     lo, hi = 2, max(2, max_user_items)
-    if pairs(hi) <= max_pairs:
+    if _pairs_at_cap(histogram, hi) <= max_pairs:
         return hi
-    while lo < hi:  # pairs() is monotone in the cap: binary search the last cap within budget
+    while lo < hi:  # the pair count is monotone in the cap: binary search the last cap within budget
         mid = (lo + hi + 1) // 2
-        if pairs(mid) <= max_pairs:
+        if _pairs_at_cap(histogram, mid) <= max_pairs:
             lo = mid
         else:
             hi = mid - 1
@@ -257,32 +258,28 @@ def itemcf_similar(train_ratings: DataFrame, k: int, max_user_items: int, max_pa
     positives, so every score is a true cosine in (0, 1]. Equal cosines prefer the pair seen together
     more often. ``train_ratings`` must already be cut at the training time (``offline.split.before``).
     """
-    recent = Window.partitionBy("userId").orderBy(F.col("timestamp").desc(), F.col("movieId"))
-    ranked = (
-        train_ratings.where(F.col("rating") >= F.lit(POSITIVE_RATING))
-        .select(F.col("userId").cast("long").alias("userId"), F.col("movieId").cast("long").alias("movieId"),
-                "timestamp")
-        .withColumn("recent", F.row_number().over(recent))
+    liked = train_ratings.where(F.col("rating") >= F.lit(POSITIVE_RATING)).select(
+        F.col("userId").cast("long").alias("userId"), F.col("movieId").cast("long").alias("movieId"), "timestamp"
     )
+    # positives per user -> users with that count: a plain aggregation (no sort), a few thousand rows at
+    # most; it sets the pair-budget cap and gives the pair bound without another pass over the data
+    hist_rows = liked.groupBy("userId").count().groupBy(F.col("count").alias("n")).count().collect()
+    histogram = {int(r["n"]): int(r["count"]) for r in hist_rows}
     if max_pairs is not None:
-        # only (count, users) rows reach the driver: a few thousand at most
-        hist_rows = ranked.groupBy("userId").agg(F.max("recent").alias("n")).groupBy("n").count().collect()
-        histogram = {int(r["n"]): int(r["count"]) for r in hist_rows}
         capped = pair_budget_cap(histogram, max_user_items, max_pairs)
         if capped < max_user_items:
             log.info("itemcf: per-user cap %d -> %d to stay within %d pairs", max_user_items, capped, max_pairs)
         max_user_items = capped
+    log.info("itemcf: %d users, %d capped positives (cap %d), at most %d pairs",
+             sum(histogram.values()), sum(u * min(n, max_user_items) for n, u in histogram.items()),
+             max_user_items, _pairs_at_cap(histogram, max_user_items))
+    recent = Window.partitionBy("userId").orderBy(F.col("timestamp").desc(), F.col("movieId"))
     positives = (
-        ranked
+        liked.withColumn("recent", F.row_number().over(recent))
         .where(F.col("recent") <= max_user_items)
         .select("userId", "movieId")
         .persist()
     )
-    per_user = positives.groupBy("userId").agg(F.count("*").alias("n"))
-    bound = per_user.select(F.count("*").alias("users"), F.sum("n").alias("rows"),
-                            F.sum(F.col("n") * (F.col("n") - 1) / 2).alias("pairs")).first()
-    log.info("itemcf: %s users, %s capped positives (cap %d), at most %s pairs",
-             bound["users"], bound["rows"] or 0, max_user_items, int(bound["pairs"] or 0))
     norms = positives.groupBy("movieId").agg(F.count("*").cast("double").alias("n"))
     pairs = (
         positives.select("userId", F.col("movieId").alias("a"))

@@ -69,6 +69,7 @@ def recall(
 ) -> list[Candidate]:
     """Run every channel with a positive quota, merge, and top up from popular to ``min_candidates``."""
     results: dict[str, list[tuple[int, float]]] = {}
+    movies = ctx.catalog.movies
     for name, fn in CHANNELS.items():
         quota = quotas.get(name, 0)
         if quota <= 0 or (fallback_only and name not in FALLBACK_CHANNELS):
@@ -78,7 +79,6 @@ def recall(
         except Exception:  # one broken channel must not fail the request; the others still answer
             log.exception("recall channel %s failed", name)
             items = []
-        movies = ctx.catalog.movies
         results[name] = [(m, s) for m, s in items if m in movies]
     candidates = merge_channels(results, quotas, ctx.exclude, max_candidates)
     if len(candidates) < min_candidates:

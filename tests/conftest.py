@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,10 @@ import pytest
 from sparrow_testing import RedisServer, free_port, require, services_required  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
+# bench/ is run from the repository root (``python -m bench.run``) and is not an installed package; tests
+# outside tests/bench use it too (e.g. itemcf checked against bench.baselines.ItemKNN), so every test gets it
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 ML_LATEST_SMALL = REPO / "data" / "ml-latest-small"
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,7 +1,7 @@
 """Read Spark's Parquet samples: part files, column-wise conversion to spec dtypes, small in-memory reads.
 
 Training never loads a whole split: :mod:`offline.models.stream` reads it in batches, converting
-columns with :func:`feature_column`. :func:`load_samples` materialises a split (or a few of its
+columns with :func:`feature_array`. :func:`load_samples` materialises a split (or a few of its
 columns) in memory: for small data (tests, ad-hoc analysis) and for the baselines, which need
 only two numeric columns and the label.
 """
@@ -64,7 +64,7 @@ def _arrow_type(feature: Feature) -> pa.DataType:
     return _ARROW_TYPES.get(feature.dtype) or pa.from_numpy_dtype(np.dtype(feature.dtype))
 
 
-def feature_column(data: pa.Table | pa.RecordBatch, feature: Feature) -> np.ndarray:
+def feature_array(data: pa.Table | pa.RecordBatch, feature: Feature) -> np.ndarray:
     """One feature column as numpy: nulls filled with the feature's default, cast to its spec dtype."""
     if feature.name not in data.schema.names:
         raise ValueError(
@@ -84,7 +84,7 @@ def feature_arrays(
     data: pa.Table | pa.RecordBatch, features: Sequence[Feature] = ALL_FEATURES
 ) -> dict[str, np.ndarray]:
     """``{name: numpy column}`` of ``features`` (column-wise pyarrow kernels, no per-row Python)."""
-    return {f.name: feature_column(data, f) for f in features}
+    return {f.name: feature_array(data, f) for f in features}
 
 
 def load_samples(path: Path, features: Sequence[Feature] = ALL_FEATURES, meta: bool = True) -> Samples:

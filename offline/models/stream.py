@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from offline.models.dataset import feature_column, label_column, part_files
+from offline.models.dataset import feature_array, label_column, part_files
 from offline.params import PipelineParams
 from sparrow.feature_spec import (
     ALL_FEATURES,
@@ -119,9 +119,9 @@ def _rebatch(parts: Iterable[Block], batch_size: int) -> Iterator[Block]:
 
 def _vocab_column(data: pa.RecordBatch, feature: Feature) -> np.ndarray:
     if feature.name not in VOCAB_COLUMNS:
-        return feature_column(data, feature)
+        return feature_array(data, feature)
     # deduplicate in Arrow first: np.unique of 256k-row object arrays of genre strings is slow
-    return feature_column(pa.table({feature.name: pc.unique(data.column(feature.name))}), feature)
+    return feature_array(pa.table({feature.name: pc.unique(data.column(feature.name))}), feature)
 
 
 class _Pass:
@@ -155,7 +155,7 @@ class _Pass:
         """A record batch as a block (nulls filled with the feature defaults, spec dtypes)."""
         groups = {
             dtype: np.column_stack(
-                [self._codes(data, f) if dtype == STRING else feature_column(data, f) for f in features]
+                [self._codes(data, f) if dtype == STRING else feature_array(data, f) for f in features]
             )
             for dtype, features in self.groups.items()
         }
