@@ -53,7 +53,7 @@ def get_spark(
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
+        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR -XX:-DontCompileHugeMethods")
     )
     _session = builder.getOrCreate()
     _session.sparkContext.setLogLevel("ERROR")

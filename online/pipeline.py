@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -42,8 +43,8 @@ def positives_of(state: UserState) -> list[int]:
     return out
 
 
-def seen_of(state: UserState) -> set[int]:
-    """Already-seen movies: offline recent ratings and positives, plus the nearline history."""
+def recently_seen(state: UserState) -> set[int]:
+    """Movies the user met lately: offline recent ratings and positives, plus the nearline history."""
     snapshot = state.snapshot or {}
     seen = {int(m) for m in snapshot.get("recentPositives") or []}
     for entry in snapshot.get("recentRatings") or []:
@@ -53,10 +54,28 @@ def seen_of(state: UserState) -> set[int]:
     return seen
 
 
+def seen_of(state: UserState) -> set[int]:
+    """Every already-seen movie: all the user's offline ratings (``ratedMovies``) and the recent ones."""
+    rated = (state.snapshot or {}).get("ratedMovies") or []
+    return recently_seen(state) | {int(m) for m in rated}
+
+
 def build_context(catalog: Catalog, state: UserState, ann_index: str, positives: list[int] | None = None) -> RecallContext:
     pos = positives if positives is not None else positives_of(state)
     features = user_features_from_history(state.user_id, state.snapshot, realtime_positives=state.rt_history)
-    return RecallContext(catalog, state, pos, seen_of(state) | set(positives or []), ann_index, features)
+    recent = recently_seen(state) | set(positives or [])
+    return RecallContext(catalog, state, pos, seen_of(state) | recent, ann_index, features, recent=recent)
+
+
+def _top_up(ctx: RecallContext, have: set[int], need: int) -> list[int]:
+    """Popular movies to fill a short list: unseen first; then, for a user who has rated nearly the whole
+    catalogue, movies rated long ago (never the recent ones), so a page is never short."""
+    unseen = (m for m in ctx.catalog.popular if m not in have and m not in ctx.exclude)
+    extra = list(islice(unseen, need))
+    if len(extra) < need:
+        rewatch = (m for m in ctx.catalog.popular if m in ctx.exclude and m not in have and m not in ctx.recent)
+        extra += islice(rewatch, need - len(extra))
+    return extra
 
 
 def recall(
@@ -82,9 +101,8 @@ def recall(
         results[name] = [(m, s) for m, s in items if m in movies]
     candidates = merge_channels(results, quotas, ctx.exclude, max_candidates)
     if len(candidates) < min_candidates:
-        # cold start with tiny quotas: popular fills the list so a page is never short
-        have = {c.movie_id for c in candidates} | ctx.exclude
-        extra = [m for m in ctx.catalog.popular if m not in have][: min_candidates - len(candidates)]
+        # cold start with tiny quotas, or a user who has seen almost everything
+        extra = _top_up(ctx, {c.movie_id for c in candidates}, min_candidates - len(candidates))
         floor = min((c.score for c in candidates), default=1.0)
         candidates += [Candidate(m, floor * 0.5 / (1 + i), ["popular"]) for i, m in enumerate(extra)]
     if metrics is not None:

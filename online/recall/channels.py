@@ -37,13 +37,15 @@ class RecallContext:
     catalog: Catalog
     user: UserState
     positives: list[int]  # newest first: nearline history, then offline recent positives
-    exclude: set[int]  # already seen: offline recent ratings + nearline history
+    exclude: set[int]  # already seen: every offline rating + nearline history
     ann_index: str = "hnsw"
     user_features: dict[str, Any] = field(default_factory=dict)
+    # seen lately (recent offline ratings + nearline history): never shown, even to fill a short list
+    recent: set[int] = field(default_factory=set)
 
     def over_fetch(self, k: int) -> int:
-        """How many to ask for so ``k`` remain after filtering the seen ones."""
-        return k + len(self.exclude)
+        """How many to ask for so ``k`` remain after filtering the seen ones (never past the catalogue)."""
+        return min(k + len(self.exclude), max(k, len(self.catalog.movies)))
 
 
 Channel = Callable[[RecallContext, int], list[tuple[int, float]]]

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 _PY_TYPES = {"int64": int, "float32": float, "string": str}
 USER_SCHEMA: dict[str, type] = {f.name: _PY_TYPES[f.dtype] for f in USER_FEATURES}
-USER_SCHEMA.update({"highestRating": float, "lowestRating": float, "recentPositives": list, "recentRatings": list})
+USER_SCHEMA.update({"highestRating": float, "lowestRating": float, "recentPositives": list, "recentRatings": list,
+                    "ratedMovies": list})
 assert set(USER_TABLE_EXTRA_COLUMNS) <= set(USER_SCHEMA)
 _SIM_CHUNK = 2000
 

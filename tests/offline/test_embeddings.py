@@ -116,3 +116,16 @@ def test_user_embedding_is_the_exact_mean_of_recent_positive_vectors(spark) -> N
     assert frame.schema.simpleString() == "struct<id:bigint,vector:array<float>>"
     got = {r.id: list(r.vector) for r in frame.collect()}
     assert got == {10: [2.0, 2.0, 1.0], 11: [0.5, 0.5, 0.5], 13: [1.0, 0.0, 2.0]}  # 12: no known movie
+
+
+def test_als_choice_on_a_large_train_set_runs_on_a_user_sample(train_ratings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from offline.embeddings import als
+
+    ratings, frame = train_ratings
+    full = als.choose_implicit(ratings, PipelineParams.quick())
+    monkeypatch.setattr(als, "CHECK_MAX_RATINGS", len(frame) // 3)
+    sampled = als.choose_implicit(ratings, PipelineParams.quick())
+    assert full["user_sample"] is False and sampled["user_sample"] is True
+    assert sampled["chosen"] in ("implicit", "explicit")
+    # about a third of the users take part
+    assert 1 <= sampled["users"] < full["users"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from offline.ingest import IngestError, check_inputs, ingest
+from offline.ingest import EVENTS_SOURCE, IngestError, check_inputs, duplicate_rows, ingest, latest_per_pair
 
 pytestmark = pytest.mark.spark
 
@@ -114,3 +114,22 @@ def test_all_rows_invalid_is_an_error(spark, tmp_path: Path, synthetic_data: Pat
     (d / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,9.0,10\nx,1,4.0,10\n")
     with pytest.raises(IngestError, match=r"ratings\.csv: no valid rows left"):
         ingest(spark, d)
+
+
+@pytest.mark.parametrize("broadcast", [True, False])
+def test_duplicates_latest_wins_then_event_then_later_line(spark, broadcast: bool) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        ("ratings.csv", 2, 1, 10, 3.0, 100),  # pair (1, 10): a later timestamp wins
+        ("ratings.csv", 3, 1, 10, 4.0, 200),
+        ("ratings.csv", 4, 1, 11, 3.0, 300),  # pair (1, 11): same time, the nearline event wins
+        (EVENTS_SOURCE, 4, 1, 11, 5.0, 300),
+        ("ratings.csv", 5, 2, 10, 1.0, 50),  # pair (2, 10): same time, the later line wins
+        ("ratings.csv", 6, 2, 10, 2.0, 50),
+        ("ratings.csv", 7, 3, 12, 4.5, 70),  # a pair seen once
+    ]
+    valid = spark.createDataFrame(rows, "file string, row long, userId long, movieId long, rating double, timestamp long")
+    winners = latest_per_pair(valid)
+    kept = {(r["userId"], r["movieId"]): (r["win"]["rating"], r["n"]) for r in winners.collect()}
+    assert kept == {(1, 10): (4.0, 2), (1, 11): (5.0, 2), (2, 10): (2.0, 2), (3, 12): (4.5, 1)}
+    lost = {(r["file"], r["row"], r["reason"]) for r in duplicate_rows(valid, winners, broadcast).collect()}
+    assert lost == {("ratings.csv", 2, "duplicate"), ("ratings.csv", 4, "duplicate"), ("ratings.csv", 5, "duplicate")}

@@ -91,6 +91,7 @@ def users_table(ratings: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFrame:
                 {"movieId": int(r.movieId), "rating": float(r.rating), "timestamp": int(r.timestamp)}
                 for r in newest.head(RECENT_MAX).itertuples()
             ],
+            "ratedMovies": sorted(int(m) for m in group["movieId"]),
         }
         for i in range(N_USER_GENRES):
             row[f"userGenre{i + 1}"] = top[i] if i < len(top) else ""

@@ -115,7 +115,7 @@ def test_recall_order_is_not_blended(service, monkeypatch: pytest.MonkeyPatch) -
 
 
 def _i2i_ctx(similar: dict[str, dict[int, tuple[list[int], list[float]]]], positives: list[int]) -> RecallContext:
-    catalog: Any = SimpleNamespace(similar=similar)
+    catalog: Any = SimpleNamespace(similar=similar, movies={})
     return RecallContext(catalog, UserState(1), positives, set(positives))
 
 
