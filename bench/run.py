@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--offline-sizes", nargs="+", default=None,
                    help=f"sizes for the offline benchmark (full default: {' '.join(FULL_OFFLINE_SIZES)}; "
                         "quick: tiny)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the sections of the existing --out report that this run does not measure")
     p.add_argument("--no-redis", action="store_true", help="skip the RedisStore online runs")
     p.add_argument("--work", type=Path, default=None, help="keep intermediate data here (default: a temp dir)")
     p.add_argument("--reuse-bundle", action="store_true",
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     command = "python -m bench.run" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    write_report(args.out, sections, args.quick, command)
+    write_report(args.out, sections, args.quick, command, merge=args.merge)
     print(f"\nwrote {args.out}")
     return 0 if all(not s.title.endswith("(failed)") for s in sections) else 1
 
