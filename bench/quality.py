@@ -27,6 +27,9 @@ LIST_SIZE = 50
 log = logging.getLogger(__name__)
 
 
+BLEND_WEIGHT = 0.5  # the ranking-popularity blend weight also measured (SPARROW_RANK_POPULARITY_WEIGHT)
+
+
 def baseline_models(quick: bool) -> list[Recommender]:
     """The baselines, sized for the data (fewer ALS iterations in quick mode)."""
     return [
@@ -64,14 +67,15 @@ def evaluate_baselines(split: TemporalSplit, quick: bool, ease_max_items: int | 
     return out
 
 
-def _make_service(artifacts: Path, ann_index: str) -> Any:
-    """A ``RecommenderService`` over the bundle in ``artifacts`` (FileStore, no A/B) with the given ANN index."""
+def _make_service(artifacts: Path, ann_index: str, popularity_weight: float = 0.0) -> Any:
+    """A ``RecommenderService`` over the bundle in ``artifacts`` (FileStore, no A/B) with the given ANN index
+    and ranking popularity weight (``SPARROW_RANK_POPULARITY_WEIGHT``)."""
     from online.service import RecommenderService
     from online.store import open_store
     from sparrow.settings import Settings
 
     settings = Settings(artifacts=artifacts, ann_index=ann_index, redis_url=None,  # type: ignore[arg-type]
-                        reload_poll_s=0, experiments_file=None)
+                        reload_poll_s=0, experiments_file=None, rank_popularity_weight=popularity_weight)
     service = RecommenderService(settings, open_store(settings))
     result = service.reload()
     if result.version is None:
@@ -85,8 +89,11 @@ def _item_ids(response: Any) -> list[int]:
 
 
 def evaluate_service(artifacts: Path, bundle: Bundle, split: TemporalSplit, ann_kinds: list[str],
-                     models: list[str], stale: dict[str, float] | None = None) -> list[tuple[str, TopNScores, float]]:
+                     models: list[str], stale: dict[str, float] | None = None,
+                     popularity_weight: float = 0.0) -> list[tuple[str, TopNScores, float]]:
     """Call the service's ``recommend()`` for every test user, per ANN index and ranking model.
+
+    ``popularity_weight`` > 0 blends the popularity prior into the ranking models' order (row names say so).
 
     ``stale`` (when given) receives, per row name, the share of top-10 slots holding a movie the user
     already rated before the cut (such a movie can never be a test hit: MovieLens has one rating a pair).
@@ -94,11 +101,11 @@ def evaluate_service(artifacts: Path, bundle: Bundle, split: TemporalSplit, ann_
     out = []
     users = sorted(split.test)
     for ann in ann_kinds:
-        service = _make_service(artifacts, ann)
+        service = _make_service(artifacts, ann, popularity_weight)
         for model in models:
             t0 = time.perf_counter()
             recs = _collect(service.recommend, users, model)
-            name = f"service: {model} ({ann})"
+            name = f"service: {model} ({ann}{f', popularity w={popularity_weight:g}' if popularity_weight else ''})"
             out.append((name, evaluate_topn(recs, split.test, split.catalogue_size), time.perf_counter() - t0))
             if stale is not None:
                 stale[name] = stale_share(recs, split)
@@ -175,6 +182,8 @@ def run(data_dir: Path, quick: bool, work: Path, img_dir: Path,
             models = [*bundle.models(), RECALL_SCORE]  # recall_score: the fused recall order, no ranker
             stale: dict[str, float] = {}
             results += evaluate_service(artifacts, bundle, split, kinds, models, stale)
+            results += evaluate_service(artifacts, bundle, split, kinds[:1], list(bundle.models()), None,
+                                        popularity_weight=BLEND_WEIGHT)
             notes.append("Share of the service's top-10 slots holding a movie the user already rated before "
                          "the cut (it can never be a hit): "
                          + ", ".join(f"{n.removeprefix('service: ')} {v:.0%}" for n, v in stale.items()
