@@ -93,7 +93,8 @@ def write_report(path: Path, sections: list[Section], quick: bool, command: str,
     stamp = f"_Measured {info['date']} (commit {info['commit'] or 'n/a'}, {mode}) by `{command}`._"
     fresh = [(s.title, s.markdown(path.parent) + "\n" + stamp) for s in sections]
     if merge and path.is_file():
-        fresh = merge_sections(existing_sections(path.read_text()), fresh)
+        previous = path.read_text()
+        fresh = merge_sections(with_stamps(existing_sections(previous), legacy_stamp(previous)), fresh)
     head = [
         "# Benchmarks",
         "",
@@ -121,6 +122,19 @@ def existing_sections(text: str) -> list[tuple[str, str]]:
         title = chunk.split("\n", 1)[0].strip()
         out.append((title, ("## " + chunk).rstrip()))
     return out
+
+
+def legacy_stamp(text: str) -> str:
+    """A stamp for sections of a report written before sections carried their own: its head's date line."""
+    for line in text.splitlines():
+        if line.startswith("- Date: "):
+            return f"_Measured {line.removeprefix('- Date: ')} (the report's whole run)._"
+    return "_Measured by an earlier run (see this file's history)._"
+
+
+def with_stamps(sections: list[tuple[str, str]], stamp: str) -> list[tuple[str, str]]:
+    """Add ``stamp`` to each section that does not say which run measured it."""
+    return [(t, body if "\n_Measured " in body else body + "\n" + stamp) for t, body in sections]
 
 
 def merge_sections(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> list[tuple[str, str]]:
