@@ -45,6 +45,12 @@ def test_redis_store_serves_the_api(redis_client_app) -> None:  # type: ignore[n
     channels = {c for i in body["items"] for c in i["channels"]}
     assert channels & {"embedding", "item2item", "als"}
     assert not {h["movieId"] for h in user["history"]} & {i["movieId"] for i in body["items"]}
+    # the whole rated history reaches the seen-filter through the Redis user hash
+    service = client.app.state.service
+    cat = service.catalog()
+    rated = service.store.user_state(cat.version, uid, ()).snapshot["ratedMovies"]
+    assert len(rated) >= len(user["history"]) and all(isinstance(m, int) for m in rated)
+    assert not set(rated) & {i["movieId"] for i in body["items"]}
 
 
 def test_redis_nearline_writes(redis_client_app) -> None:  # type: ignore[no-untyped-def]
