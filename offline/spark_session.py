@@ -53,6 +53,8 @@ def get_spark(
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # HotSpot leaves methods over 8000 bytes of bytecode interpreted; Spark's generated code for wide
+        # window operators (the features step) exceeds that: compiling them made it 1.6x faster at 2.5M
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR -XX:-DontCompileHugeMethods")
     )
     _session = builder.getOrCreate()
