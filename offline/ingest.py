@@ -171,7 +171,7 @@ def latest_per_pair(valid: DataFrame) -> DataFrame:
 
     The latest timestamp wins; ties go to a nearline event over the CSV, then to the later line. An
     aggregation of ``max(struct)`` rather than a window: only the narrow key and ordering columns are
-    shuffled, never the raw line (3x less time at 2.5M ratings).
+    shuffled, never the raw line (at 2.5M ratings: 14 s against the window's 30 s).
     """
     order = F.struct(
         F.col("timestamp"), (F.col("file") == EVENTS_SOURCE).alias("event"), F.col("row"), F.col("rating")

@@ -54,17 +54,21 @@ def recently_seen(state: UserState) -> set[int]:
     return seen
 
 
+def rated_offline(state: UserState) -> set[int]:
+    """Every movie the offline snapshot says the user rated (``ratedMovies``; absent in older bundles)."""
+    return {int(m) for m in (state.snapshot or {}).get("ratedMovies") or []}
+
+
 def seen_of(state: UserState) -> set[int]:
-    """Every already-seen movie: all the user's offline ratings (``ratedMovies``) and the recent ones."""
-    rated = (state.snapshot or {}).get("ratedMovies") or []
-    return recently_seen(state) | {int(m) for m in rated}
+    """Every already-seen movie: all the user's offline ratings and the recent ones."""
+    return recently_seen(state) | rated_offline(state)
 
 
 def build_context(catalog: Catalog, state: UserState, ann_index: str, positives: list[int] | None = None) -> RecallContext:
     pos = positives if positives is not None else positives_of(state)
     features = user_features_from_history(state.user_id, state.snapshot, realtime_positives=state.rt_history)
     recent = recently_seen(state) | set(positives or [])
-    return RecallContext(catalog, state, pos, seen_of(state) | recent, ann_index, features, recent=recent)
+    return RecallContext(catalog, state, pos, recent | rated_offline(state), ann_index, features, recent=recent)
 
 
 def _top_up(ctx: RecallContext, have: set[int], need: int) -> list[int]:
