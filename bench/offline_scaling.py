@@ -6,7 +6,11 @@ sampled every 0.5 s with psutil. Step timings come from the bundle manifest, whe
 them; the wall time of the child is the "whole pipeline" figure.
 
 Sizes: ml-latest-small (100k ratings), synthetic 2.5M and 25M (ML-25M shape: ~162k users, ~59k movies).
-The 25M case takes 15–30 min and runs only when asked for (``--only offline --offline-sizes 25m``).
+The 25M case takes over an hour on 2 cores and runs only when asked for (``--offline-sizes 25m``).
+
+Every measured run is also saved as ``<work>/run-<size>.json`` (with the date and commit that made
+it); ``--offline-reuse`` reports a saved run instead of repeating it, so the sizes of one table can be
+measured in separate sittings on an idle machine. The section names every reused run.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +55,27 @@ class PipelineRun:
     ok: bool
     steps: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    measured: str = ""  # "<date> (commit <sha>)" of the run, filled when it is saved
+
+
+def save_run(run: PipelineRun, path: Path) -> PipelineRun:
+    """Write ``run`` as JSON (stamped with the date and commit now) and return the stamped run."""
+    from bench.report import machine_info
+
+    info = machine_info()
+    stamped = replace(run, measured=run.measured or f"{info['date']} (commit {info['commit'] or 'unknown'})")
+    data = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(stamped).items()}
+    path.write_text(json.dumps(data, indent=2))
+    return stamped
+
+
+def load_run(path: Path) -> PipelineRun | None:
+    """A run saved by :func:`save_run`, or None when the file is missing or not a saved run."""
+    try:
+        data = json.loads(path.read_text())
+        return PipelineRun(**{**data, "artifacts": Path(data["artifacts"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _tree_rss(pid: int) -> int:
@@ -125,13 +150,22 @@ def step_timings(manifest: dict[str, Any]) -> dict[str, float]:
     return {str(e["step"]): float(e["seconds"]) for e in entries if isinstance(e, dict) and "seconds" in e}
 
 
-def run(sizes: list[str], quick: bool, work: Path, img_dir: Path, ml_small: Path | None) -> Section:
-    """Measure the pipeline at each size in ``sizes`` (``tiny``, ``ml-latest-small``, ``2.5m``, ``25m``)."""
+def run(sizes: list[str], quick: bool, work: Path, img_dir: Path, ml_small: Path | None,
+        reuse: bool = False) -> Section:
+    """Measure the pipeline at each size in ``sizes`` (``tiny``, ``ml-latest-small``, ``2.5m``, ``25m``).
+
+    With ``reuse``, a size whose successful run was saved under ``work`` is reported, not re-run.
+    """
     from offline.synth import write_synthetic_movielens
 
     runs: list[PipelineRun] = []
     notes: list[str] = []
     for size in sizes:
+        saved = load_run(work / f"run-{size}.json") if reuse else None
+        if saved is not None and saved.ok:
+            runs.append(saved)
+            notes.append(f"{size}: the run measured {saved.measured or 'earlier'}, reused ({work}/run-{size}.json).")
+            continue
         if size == "ml-latest-small":
             if ml_small is None or not (ml_small / "ratings.csv").is_file():
                 notes.append("ml-latest-small not found under data/: skipped (`sparrow data fetch ml-latest-small`).")
@@ -143,8 +177,9 @@ def run(sizes: list[str], quick: bool, work: Path, img_dir: Path, ml_small: Path
             if not (data / "ratings.csv").is_file():
                 write_synthetic_movielens(data, users=users, movies=movies, ratings=ratings, seed=42)
         driver = "12g" if size == "25m" else None
-        runs.append(run_pipeline_measured(size, data, work / f"artifacts-{size}", quick, work, driver_memory=driver,
-                                          timeout_s=7200, scale=size in SCALE_SIZES))
+        measured = run_pipeline_measured(size, data, work / f"artifacts-{size}", quick, work, driver_memory=driver,
+                                         timeout_s=7200, scale=size in SCALE_SIZES)
+        runs.append(save_run(measured, work / f"run-{size}.json"))
     return section_from_runs(runs, notes, img_dir, quick)
 
 

@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "quick: tiny)")
     p.add_argument("--merge", action="store_true",
                    help="keep the sections of the existing --out report that this run does not measure")
+    p.add_argument("--offline-reuse", action="store_true",
+                   help="offline: report a size's run saved in --work (run-<size>.json) instead of repeating it")
     p.add_argument("--no-redis", action="store_true", help="skip the RedisStore online runs")
     p.add_argument("--work", type=Path, default=None, help="keep intermediate data here (default: a temp dir)")
     p.add_argument("--reuse-bundle", action="store_true",
@@ -158,7 +160,8 @@ def run_benchmark(name: str, ctx: Context) -> Section:
         if ctx.quick and sizes == ["tiny"] and ctx.pipeline_runs:
             # the quick quality run already timed the whole pipeline on tiny data: report it, don't redo it
             return offline_scaling.section_from_runs(ctx.pipeline_runs, [], ctx.img_dir, ctx.quick)
-        return offline_scaling.run(sizes, ctx.quick, ctx.work, ctx.img_dir, REPO / "data" / "ml-latest-small")
+        return offline_scaling.run(sizes, ctx.quick, ctx.work, ctx.img_dir, REPO / "data" / "ml-latest-small",
+                                   reuse=ctx.args.offline_reuse)
     raise ValueError(name)
 
 

@@ -171,7 +171,12 @@ def step_split(ctx: PipelineContext) -> tuple[int, int]:
 
 
 def step_embeddings(ctx: PipelineContext) -> tuple[int, int]:
-    from offline.embeddings import als_choice_report, build_item_embeddings, build_user_embeddings
+    from offline.embeddings import (
+        als_choice_report,
+        build_item_embeddings,
+        build_user_embeddings,
+        embedding_seconds,
+    )
     from offline.split import before
 
     cut = int(ctx.work.read_summary("split")["cut"])
@@ -186,7 +191,8 @@ def step_embeddings(ctx: PipelineContext) -> tuple[int, int]:
         first = ctx.spark().read.parquet(str(ctx.work.embedding(name))).select("vector").first()
         info[name] = {"dim": len(first["vector"]) if first else 0, "count": _parquet_rows(ctx.work.embedding(name))}
     ctx.spark().catalog.clearCache()
-    ctx.work.write_summary("embeddings", {"embeddings": info, "als": als_choice_report(), "cut": cut})
+    summary = {"embeddings": info, "als": als_choice_report(), "cut": cut, "seconds": embedding_seconds()}
+    ctx.work.write_summary("embeddings", summary)
     return _parquet_rows(ctx.work.ratings), sum(v["count"] for v in info.values())
 
 

@@ -6,6 +6,10 @@ Every embedding is a DataFrame ``id long, vector array<float>`` (float32 values)
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 from pyspark.sql import DataFrame, SparkSession
 
 from offline.embeddings.als import als_choice_report, als_embeddings
@@ -14,7 +18,26 @@ from offline.embeddings.item2vec import item2vec_embedding
 from offline.embeddings.user_embeddings import build_user_embeddings
 from offline.params import PipelineParams
 
-__all__ = ["als_choice_report", "build_item_embeddings", "build_user_embeddings"]
+__all__ = ["als_choice_report", "build_item_embeddings", "build_user_embeddings", "embedding_seconds"]
+
+log = logging.getLogger("sparrow.offline")
+_seconds: dict[str, float] = {}
+
+
+def embedding_seconds() -> dict[str, float]:
+    """Seconds each family took in the last :func:`build_item_embeddings` call (for the run summary)."""
+    return dict(_seconds)
+
+
+def _timed(name: str, build: Callable[[], dict[str, DataFrame]]) -> dict[str, DataFrame]:
+    """Build and materialise one embedding family, logging and recording how long it took."""
+    start = time.perf_counter()
+    frames = {n: f.persist() for n, f in build().items()}
+    for frame in frames.values():
+        frame.count()
+    _seconds[name] = round(time.perf_counter() - start, 1)
+    log.info("embeddings %-9s %7.1f s", name, _seconds[name])
+    return frames
 
 
 def build_item_embeddings(spark: SparkSession, train_ratings: DataFrame, params: PipelineParams) -> dict[str, DataFrame]:
@@ -26,14 +49,12 @@ def build_item_embeddings(spark: SparkSession, train_ratings: DataFrame, params:
     """
     del spark  # the DataFrames carry their session; kept in the signature for symmetry with other steps
     ratings = train_ratings.select("userId", "movieId", "rating", "timestamp").persist()
+    _seconds.clear()
+    # each family is materialised while the cached ratings are still there; results are small (one row per id)
     try:
-        out = {"item2vec": item2vec_embedding(ratings, params)}
-        out.update(deepwalk_and_node2vec(ratings, params))
-        out.update(als_embeddings(ratings, params))
-        # Materialise while the cached ratings are still there; results are small (one row per id).
-        for name, frame in out.items():
-            out[name] = frame.persist()
-            out[name].count()
+        out = _timed("item2vec", lambda: {"item2vec": item2vec_embedding(ratings, params)})
+        out.update(_timed("graph", lambda: deepwalk_and_node2vec(ratings, params)))
+        out.update(_timed("als", lambda: als_embeddings(ratings, params)))
     finally:
         ratings.unpersist()
     return out

@@ -8,6 +8,8 @@ Everything here is a lazy Spark transformation: nothing is collected to the driv
 
 from __future__ import annotations
 
+import logging
+
 from pyspark.ml.feature import Word2Vec
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
@@ -17,6 +19,7 @@ from offline.params import PipelineParams
 from sparrow.feature_spec import POSITIVE_RATING
 
 SEQUENCE_COL = "sequence"
+log = logging.getLogger(__name__)
 
 
 def positive_sequences(train_ratings: DataFrame) -> DataFrame:
@@ -54,17 +57,29 @@ def transition_edges(sequences: DataFrame) -> DataFrame:
     )
 
 
+def word2vec_iterations(tokens: int, params: PipelineParams) -> int:
+    """Passes over a corpus of ``tokens`` tokens: ``w2v_iterations`` unless that exceeds the token budget."""
+    if tokens <= 0:
+        return params.w2v_iterations
+    return max(1, min(params.w2v_iterations, params.w2v_token_budget // tokens))
+
+
 def word2vec_embedding(token_lists: DataFrame, params: PipelineParams, column: str = SEQUENCE_COL) -> DataFrame:
     """Fit Spark ML Word2Vec on ``column`` (array<long> of movie ids) -> ``id long, vector array<float>``.
 
     Used by Item2vec (user sequences) and by DeepWalk/Node2vec (walks): only the corpus differs.
+    Passes over the corpus: :func:`word2vec_iterations` (the token budget bounds large corpora).
     """
     corpus = token_lists.select(F.transform(F.col(column), lambda m: m.cast("string")).alias("tokens"))
+    total = corpus.select(F.sum(F.size("tokens")).alias("n")).first()
+    tokens = int(total["n"] or 0) if total else 0
+    iterations = word2vec_iterations(tokens, params)
+    log.info("word2vec over %s: %d tokens, %d iteration(s)", column, tokens, iterations)
     w2v = Word2Vec(
         vectorSize=params.embedding_dim,
         windowSize=params.w2v_window,
         minCount=params.w2v_min_count,
-        maxIter=params.w2v_iterations,
+        maxIter=iterations,
         seed=params.seed,
         inputCol="tokens",
         outputCol="unused",

@@ -68,6 +68,8 @@ def train_one(
     y_true, y_prob = predict(built.model, test)
     metrics = binary_metrics(y_true, y_prob)
     metrics.update(train_seconds=round(result.seconds, 2), epochs=params.epochs, n_train=len(train))
+    if "val_loss" not in result.history:  # fit skipped monitoring: the final evaluation is the only point
+        result.history.update(val_loss=[metrics["logloss"]], val_auc=[metrics["roc_auc"]])
     entry: dict[str, Any] = {
         "feature_spec": feature_spec.feature_spec(),
         **export_ranking_model(built.model, out_dir),

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from offline.models.dataset import load_samples
 from offline.models.export import SCORE_OUTPUT, SIGNATURE, as_tensors, load_signature
-from offline.params import ALL_MODELS
+from offline.params import ALL_MODELS, PipelineParams
 from sparrow import feature_spec as fs
 from sparrow.bundle import open_bundle
 
@@ -95,6 +95,7 @@ def test_bundle_holds_models_metrics_and_report(trained) -> None:
         for key in ("roc_auc", "pr_auc", "logloss", "ece", "train_seconds"):
             assert np.isfinite(metrics[key]), (name, key)
         assert len(metrics["history"]["loss"]) == 2 and metrics["batch_curve"]
+        assert len(metrics["history"]["val_loss"]) == 2  # two epochs: the test set is monitored after each
     report = json.loads((bundle.report_dir / "metrics.json").read_text())
     assert set(report["models"]) == {*ALL_MODELS, "baseline"}
     assert set(report["baselines"]) == {"movie_avg_rating", "popularity"}
@@ -114,3 +115,16 @@ def test_report_metrics_merge_keeps_other_keys(tmp_path) -> None:
     report = json.loads((tmp_path / "metrics.json").read_text())
     assert report["pipeline"] == {"rows": 3}
     assert set(report["models"]) == {"old", "m", "baseline"}
+
+
+def test_a_one_epoch_run_reports_its_final_evaluation_as_the_only_test_point(sample_split, tmp_path) -> None:
+    from offline.models.layers import FeatureVocab
+    from offline.models.stream import ParquetSamples
+    from offline.models.train_all import train_one
+
+    train, test = (ParquetSamples(d) for d in sample_split)
+    vocab = FeatureVocab.from_batches(train.vocab_batches())
+    params = PipelineParams(models=("neural_cf",), epochs=1, batch_size=256, seed=1)
+    _, entry, run = train_one("neural_cf", train, test, vocab, params, tmp_path)
+    assert run["history"]["val_loss"] == [entry["metrics"]["logloss"]]  # no separate monitoring pass
+    assert len(run["history"]["loss"]) == 1

@@ -8,9 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from offline.embeddings import als_choice_report, build_item_embeddings, build_user_embeddings
+from offline.embeddings import (
+    als_choice_report,
+    build_item_embeddings,
+    build_user_embeddings,
+    embedding_seconds,
+)
 from offline.embeddings.item2vec import item2vec_embedding
-from offline.embeddings.sequences import positive_sequences, transition_edges
+from offline.embeddings.sequences import positive_sequences, transition_edges, word2vec_iterations
 from offline.params import PipelineParams
 from sparrow.bundle import ITEM_EMBEDDINGS, USER_EMBEDDINGS, user_embedding_name
 from sparrow.feature_spec import POSITIVE_RATING
@@ -89,6 +94,29 @@ def test_item2vec_puts_co_liked_movies_closer_than_random(train_ratings) -> None
     consecutive = np.mean([cos(a, b) for a, b in pairs[:2000]])
     random_pairs = np.mean([cos(*rng.choice(ids, 2, replace=False)) for _ in range(2000)])
     assert consecutive > random_pairs + 0.1, (consecutive, random_pairs)
+
+
+def test_word2vec_passes_shrink_to_the_token_budget() -> None:
+    params = PipelineParams().with_(w2v_iterations=5, w2v_token_budget=20_000_000)
+    assert word2vec_iterations(100_000, params) == 5  # small corpus: every configured pass
+    assert word2vec_iterations(8_000_000, params) == 2  # 2 x 8M fits in 20M, 3 x 8M does not
+    assert word2vec_iterations(50_000_000, params) == 1  # never fewer than one pass
+    assert word2vec_iterations(0, params) == 5
+
+
+def test_item2vec_fits_the_budgeted_number_of_passes(train_ratings, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    ratings, pdf = train_ratings
+    tokens = int((pdf.rating >= POSITIVE_RATING).sum())
+    params = PipelineParams.quick().with_(w2v_iterations=4, w2v_token_budget=2 * tokens + 1)
+    with caplog.at_level("INFO", logger="offline.embeddings.sequences"):
+        assert item2vec_embedding(ratings, params).count() > 0
+    assert f"{tokens} tokens, 2 iteration(s)" in caplog.text
+
+
+def test_each_embedding_family_is_timed(embeddings) -> None:  # type: ignore[no-untyped-def]
+    seconds = embedding_seconds()
+    assert set(seconds) == {"item2vec", "graph", "als"}
+    assert all(s > 0 for s in seconds.values())
 
 
 def test_als_choice_is_measured_and_reported(embeddings) -> None:  # type: ignore[no-untyped-def]
