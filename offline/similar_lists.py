@@ -43,6 +43,11 @@ GENRE_POOL_FACTOR = 2  # candidates per genre pool = factor * K best-rated movie
 
 
 THRESHOLD_QUANTILE = 0.95
+# Exact search scores a block of query rows against the whole catalogue at once: rows x movies cells
+# (float32, plus an int64 index of the same shape in argpartition). Bounding the cells, not the rows,
+# keeps a worker near 200 MB at any catalogue size; Arrow's 10k-row batches against ML-25M's 59k movies
+# were 2.4 GB of scores and ~7 GB per worker, and two workers got the Spark JVM OOM-killed.
+EXACT_BLOCK_CELLS = 8_000_000
 
 
 @dataclass
@@ -125,17 +130,29 @@ def lsh_similar(unit: DataFrame, params: PipelineParams, threshold: float) -> Da
     return top_k_lists(both.withColumnRenamed("a", "movieId").withColumnRenamed("b", "other"), params.similar_top_k)
 
 
-def exact_similar(spark: SparkSession, unit: DataFrame, k: int) -> DataFrame:
+def _exact_top_k(query: np.ndarray, catalogue: np.ndarray, self_pos: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and cosines of the ``k`` best catalogue rows per query row, best first (no self)."""
+    sims = query @ catalogue.T
+    sims[np.arange(len(query)), self_pos] = -np.inf
+    top = np.argpartition(sims, -k, axis=1)[:, -k:]
+    top_sims = np.take_along_axis(sims, top, axis=1)
+    order = np.argsort(-top_sims, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sims, order, axis=1)
+
+
+def exact_similar(spark: SparkSession, unit: DataFrame, k: int, block_cells: int = EXACT_BLOCK_CELLS) -> DataFrame:
     """``movieId long, similar array<long>, scores array<float>`` by exact cosine (no self).
 
     The catalogue matrix (movies x dim floats) is broadcast once; each executor scores its share of
-    query movies against it in blocks with one matrix product and keeps the top ``k`` per row.
+    query movies against it in blocks of at most ``block_cells`` scores with one matrix product
+    per block and keeps the top ``k`` per row.
     """
     rows = unit.select("id", vector_to_array("unit", "float32").alias("u")).collect()
     ids = np.array([r["id"] for r in rows], dtype=np.int64)
     mat = np.array([r["u"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
     catalogue = spark.sparkContext.broadcast((ids, mat))
     kk = max(0, min(k, len(ids) - 1))
+    rows_per_block = max(1, block_cells // max(len(ids), 1))
 
     def top_k(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         all_ids, all_vecs = catalogue.value
@@ -143,19 +160,15 @@ def exact_similar(spark: SparkSession, unit: DataFrame, k: int) -> DataFrame:
         for batch in batches:
             if batch.empty or kk == 0:
                 continue
-            query = np.stack(batch["u"].to_numpy()).astype(np.float32)
-            sims = query @ all_vecs.T
-            sims[np.arange(len(batch)), [position[int(m)] for m in batch["id"]]] = -np.inf  # no self
-            top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-            top_sims = np.take_along_axis(sims, top, axis=1)
-            order = np.argsort(-top_sims, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            top_sims = np.take_along_axis(top_sims, order, axis=1)
-            yield pd.DataFrame({
-                "movieId": batch["id"].astype("int64").to_numpy(),
-                "similar": list(all_ids[top]),
-                "scores": list(top_sims.astype(np.float32)),
-            })
+            for start in range(0, len(batch), rows_per_block):
+                block = batch.iloc[start : start + rows_per_block]
+                top, top_sims = _exact_top_k(np.stack(block["u"].to_numpy()).astype(np.float32), all_vecs,
+                                             [position[int(m)] for m in block["id"]], kk)
+                yield pd.DataFrame({
+                    "movieId": block["id"].astype("int64").to_numpy(),
+                    "similar": list(all_ids[top]),
+                    "scores": list(top_sims.astype(np.float32)),
+                })
 
     return unit.select("id", vector_to_array("unit", "float32").alias("u")).mapInPandas(
         top_k, schema="movieId long, similar array<long>, scores array<float>"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from offline.params import PipelineParams
-from offline.similar_lists import GENRE_LIST, build_similar_lists
+from offline.similar_lists import GENRE_LIST, build_similar_lists, exact_similar, unit_vectors
 
 pytestmark = pytest.mark.spark
 
@@ -109,6 +109,27 @@ def test_exact_engine_equals_brute_force(spark, built) -> None:  # type: ignore[
         assert list(row.similar) == truth
         assert list(row.scores) == pytest.approx([exact[movie - 1, t - 1] for t in truth], abs=1e-5)
     assert recall["item2vec"] == pytest.approx(1.0)
+
+
+def test_exact_engine_scores_in_bounded_blocks_with_the_same_result(spark, built) -> None:  # type: ignore[no-untyped-def]
+    """Blocks of a few query rows (as ML-25M's catalogue gets) give exactly the one-block lists."""
+    _, _, ids, vectors, _ = built
+    emb = spark.createDataFrame(
+        [(int(i), [float(x) for x in v]) for i, v in zip(ids, vectors, strict=True)], "id long, vector array<float>"
+    )
+    unit = unit_vectors(emb)
+
+    def lists(block_cells: int) -> dict:
+        return {r.movieId: (list(r.similar), list(r.scores))
+                for r in exact_similar(spark, unit, K, block_cells=block_cells).collect()}
+
+    whole = lists(10**9)
+    assert len(whole) == len(ids)
+    # 3 query rows per block; then 1 (a block is never empty, even when one row exceeds the budget)
+    for blocked in (lists(3 * len(ids)), lists(1)):
+        assert {m: s for m, (s, _) in blocked.items()} == {m: s for m, (s, _) in whole.items()}
+        for movie, (_, scores) in blocked.items():  # BLAS sums in a shape-dependent order: float32 noise
+            assert scores == pytest.approx(whole[movie][1], abs=1e-6)
 
 
 def test_auto_picks_exact_for_small_catalogues() -> None:
