@@ -101,8 +101,18 @@ def walk_step(walks: DataFrame, adj: DataFrame, p: float, q: float, seed: int, s
         return f"element_at(draws, {index})"
 
     if rounds == 1:  # DeepWalk: every proposal is accepted
+        dead_end = F.col("draws").isNull()
         chosen = F.expr(draw("0"))
     else:
+        # The proposals are drawn, and ``draws`` dropped, before the walks are shuffled again for the
+        # join with the previous node's neighbours: a popular node's ``draws`` holds one entry per
+        # transition (tens of thousands on the ML-25M shape), and carrying it through that shuffle
+        # moved tens of GB per step when the graph is too big to broadcast.
+        proposals = F.expr(
+            f"transform(sequence(0, {rounds - 1}), i -> named_struct('x', {draw('i')}, "
+            f"'u', {_uniform(seed + 1, step, 'i')}))"
+        )
+        frame = frame.withColumn("proposals", F.when(F.col("draws").isNotNull(), proposals)).drop("draws")
         prev_adj = adj.select(F.col("node").alias("prev"), F.col("nbrs").alias("prev_nbrs"))
         frame = frame.join(prev_adj, on="prev", how="left")
         alpha = (
@@ -112,22 +122,17 @@ def walk_step(walks: DataFrame, adj: DataFrame, p: float, q: float, seed: int, s
         # Proposal i is accepted when u_i * max_alpha < alpha(x_i); the first accepted one wins, else
         # the last proposal. alpha costs an O(degree) array_contains, so it is evaluated only when the
         # draw does not already pass the smallest alpha, and no proposal after the first accepted one
-        # is looked at (CASE and OR short-circuit): with p=1, q=0.5 that is ~0.7 scans per step instead
-        # of 7, which made Node2vec walks on the ML-25M-shaped graph (degree ~1000s) 9 min long.
-        proposals = F.expr(
-            f"transform(sequence(0, {rounds - 1}), i -> named_struct('x', {draw('i')}, "
-            f"'u', {_uniform(seed + 1, step, 'i')}))"
-        )
+        # is looked at (CASE and OR short-circuit): with p=1, q=0.5 ~0.7 scans per step instead of 7.
         accept = f"(pr.u * {max_alpha} < {min(1.0 / p, 1.0, 1.0 / q)} OR pr.u * {max_alpha} < {alpha})"
         first_accepted = F.expr(
             f"aggregate(proposals, CAST(NULL AS BIGINT), "
             f"(acc, pr) -> CASE WHEN acc IS NOT NULL THEN acc WHEN {accept} THEN pr.x END)"
         )
-        frame = frame.withColumn("proposals", proposals)
+        dead_end = F.col("proposals").isNull()
         chosen = F.coalesce(first_accepted, F.element_at("proposals", -1)["x"])
     return frame.select(
         "walkId",
-        F.when(F.col("draws").isNull(), F.col(PATH_COL))
+        F.when(dead_end, F.col(PATH_COL))
         .otherwise(F.concat(F.col(PATH_COL), F.array(chosen)))
         .alias(PATH_COL),
     )
