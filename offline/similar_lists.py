@@ -45,8 +45,8 @@ GENRE_POOL_FACTOR = 2  # candidates per genre pool = factor * K best-rated movie
 THRESHOLD_QUANTILE = 0.95
 # Exact search scores a block of query rows against the whole catalogue at once: rows x movies cells
 # (float32, plus an int64 index of the same shape in argpartition). Bounding the cells, not the rows,
-# keeps a worker near 200 MB at any catalogue size; Arrow's 10k-row batches against ML-25M's 59k movies
-# were 2.4 GB of scores and ~7 GB per worker, and two workers got the Spark JVM OOM-killed.
+# bounds a worker's scratch to ~100 MB at any catalogue size; Arrow's 10k-row batches against
+# ML-25M's 59k movies were 2.4 GB of scores and ~7 GB per worker: two workers got the JVM OOM-killed.
 EXACT_BLOCK_CELLS = 8_000_000
 
 

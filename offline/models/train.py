@@ -58,8 +58,8 @@ def fit(
 
     The test set, if given, is only *monitored* per epoch (curves), never used to stop early or pick
     a checkpoint, so the final test metrics stay honest. A one-epoch run skips the monitoring pass:
-    its single point is the final evaluation, which the caller makes anyway (at 25M ratings the
-    extra pass over 5M test rows cost about a sixth of the model step).
+    its single point is the final evaluation, which the caller makes anyway (at the ML-25M shape
+    that pass would read 5M test rows on top of the 20M trained on).
     """
     monitor = test is not None and params.epochs > 1
     compile_model(model, params.learning_rate)
