@@ -95,11 +95,8 @@ def exact_sample(unit: DataFrame, k: int, sample: int, seed: int) -> ExactSample
     ids = np.array([r["id"] for r in rows], dtype=np.int64)
     mat = np.array([r["u"] for r in rows], dtype=np.float32)
     chosen = np.random.default_rng(seed).choice(len(ids), size=min(sample, len(ids)), replace=False)
-    sims = mat[chosen] @ mat.T
-    sims[np.arange(len(chosen)), chosen] = -np.inf  # no self
-    kk = min(k, len(ids) - 1)
-    top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-    kth_cos = np.take_along_axis(sims, top, axis=1).min(axis=1)
+    top, top_sims = _exact_top_k(mat[chosen], mat, list(chosen), min(k, len(ids) - 1))
+    kth_cos = top_sims[:, -1]  # best first, so the last column is the K-th neighbour
     return ExactSample(
         movie_ids=[int(i) for i in ids[chosen]],
         neighbours=[set(ids[row].tolist()) for row in top],
