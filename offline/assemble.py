@@ -57,7 +57,11 @@ def assemble_bundle(work: WorkDir, artifacts: Path, params: PipelineParams, step
             name: {"count": _single_file(work.similar(name), writer.similar_path(name), "movieId")}
             for name in sorted(similar["lists"])
         }
-        # SavedModels and model plots were trained into a bundle-shaped staging directory
+        # vectors the models step computed (two_tower's user tower), already in the staging directory
+        for entry in models["models"].values():
+            emb_info.update({n: {"dim": int(i["dim"]), "count": int(i["count"])}
+                             for n, i in entry.get("user_embedding", {}).items()})
+        # SavedModels, model plots and those vectors were trained into a bundle-shaped staging directory
         for entry in sorted(work.models_stage.iterdir()):
             if entry.is_dir():
                 shutil.copytree(entry, writer.tmp / entry.name, dirs_exist_ok=True)

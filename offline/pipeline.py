@@ -228,7 +228,7 @@ def step_models(ctx: PipelineContext) -> tuple[int, int]:
     # train into a bundle-shaped staging directory; the bundle step copies it in
     writer = BundleWriter(ctx.work.root, f"models-{int(time.time())}")
     try:
-        entries = train_and_export(ctx.work.train, ctx.work.test, writer, ctx.params)
+        entries = train_and_export(ctx.work.train, ctx.work.test, writer, ctx.params, users=ctx.work.users)
         shutil.rmtree(ctx.work.models_stage, ignore_errors=True)
         os.replace(writer.tmp, ctx.work.models_stage)
     finally:

@@ -32,7 +32,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from sparrow.bundle import USER_EMBEDDINGS, Bundle, user_embedding_name
+from sparrow.bundle import Bundle, is_user_embedding
 from sparrow.redis_keys import RedisKeys, encode_matrix, encode_record, encode_similar, encode_vector
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,6 @@ SCAN_COUNT = 5000
 
 class PublishError(RuntimeError):
     """Publishing failed; ``current`` was not switched (unless the message says otherwise)."""
-
-
-def is_user_embedding(name: str) -> bool:
-    """True for embeddings keyed by userId (learned user factors or means of item vectors)."""
-    return name in USER_EMBEDDINGS or name.startswith(user_embedding_name(""))
 
 
 def _redacted(url: str) -> str:

@@ -31,15 +31,14 @@ from online.nearline import (
 from online.recall.channels import ANN_EMBEDDINGS, FALLBACK_CHANNELS
 from online.recall.merge import effective_quotas
 from online.store.base import Store, UserState
-from online.store.tables import is_user_embedding
-from sparrow.bundle import BundleError, user_embedding_name
+from sparrow.bundle import TWO_TOWER_USER, BundleError, is_user_embedding, user_embedding_name
 from sparrow.feature_spec import USER_FEATURES
 from sparrow.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_SIZE = 200
-USER_EMBEDDINGS_READ = ("als_user", *(user_embedding_name(n) for n in ANN_EMBEDDINGS))
+USER_EMBEDDINGS_READ = ("als_user", TWO_TOWER_USER, *(user_embedding_name(n) for n in ANN_EMBEDDINGS))
 
 
 @dataclass

@@ -34,7 +34,11 @@ EVENTS_FILE = "events.jsonl"
 
 # Item embeddings the offline side can produce, and the similar-list names built from them.
 ITEM_EMBEDDINGS = ("item2vec", "deepwalk", "node2vec", "als_item")
-USER_EMBEDDINGS = ("als_user",)  # user factors learned directly; others are derived below
+# NeuralCF user-tower vectors of every user's offline snapshot, computed by the models step so a
+# request only runs the tower when nearline ratings changed the user's features
+TWO_TOWER_USER = "two_tower_user"
+USER_EMBEDDINGS = ("als_user",)  # user factors the embeddings step learns directly; others derived below
+MODEL_USER_EMBEDDINGS = (TWO_TOWER_USER,)  # user vectors the models step writes
 # "itemcf": item-based collaborative filtering (cosine of items over users' training positives),
 # built from ratings rather than an embedding; "genre": shared genres (covers cold movies).
 ITEMCF_LIST = "itemcf"
@@ -47,6 +51,11 @@ RECENT_POSITIVES_MAX = 50
 def user_embedding_name(item_embedding: str) -> str:
     """Name of the user embedding derived as the mean of ``item_embedding`` vectors of recent positives."""
     return f"user_{item_embedding}"
+
+
+def is_user_embedding(name: str) -> bool:
+    """True for embeddings keyed by userId (learned user vectors or means of item vectors)."""
+    return name in USER_EMBEDDINGS or name in MODEL_USER_EMBEDDINGS or name.startswith(user_embedding_name(""))
 
 
 def similar_list_for_embedding(item_embedding: str) -> str:

@@ -15,12 +15,12 @@ if TYPE_CHECKING:
 
 
 def train_and_export(
-    train: Path, test: Path, writer: BundleWriter, params: PipelineParams
+    train: Path, test: Path, writer: BundleWriter, params: PipelineParams, users: Path | None = None
 ) -> dict[str, dict]:
     """Train, evaluate and export ``params.models`` into the bundle (see ``offline.models.train_all``)."""
     from offline.models.train_all import train_and_export as run
 
-    return run(train, test, writer, params)
+    return run(train, test, writer, params, users)
 
 
 __all__ = ["train_and_export"]

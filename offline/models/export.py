@@ -71,6 +71,19 @@ def as_tensors(
     }
 
 
+def tower_vectors(
+    tower: keras.Model, columns: Mapping[str, np.ndarray], features: Sequence[Feature], batch_size: int = 8192
+) -> np.ndarray:
+    """``(n, d)`` float32 outputs of ``tower`` over in-memory feature columns, ``batch_size`` rows a call."""
+    n = len(next(iter(columns.values()))) if columns else 0
+    dim = int(tower.output.shape[-1])
+    parts = [
+        np.asarray(tower(as_tensors({k: v[i : i + batch_size] for k, v in columns.items()}, features), training=False))
+        for i in range(0, n, batch_size)
+    ]
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
+
+
 def load_signature(path: Path) -> Any:
     """The ``serving_default`` function of a SavedModel (keep the returned object's owner alive)."""
     loaded = tf.saved_model.load(str(path))

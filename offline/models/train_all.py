@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from offline.models.config import BuiltModel, ModelConfig
-from offline.models.dataset import load_samples
+from offline.models.dataset import feature_arrays, load_samples
 from offline.models.evaluate import (
     BASELINE_FEATURES,
     PRIMARY_BASELINE,
@@ -17,7 +17,7 @@ from offline.models.evaluate import (
     binary_metrics,
     roc_points,
 )
-from offline.models.export import export_ranking_model, export_tower
+from offline.models.export import export_ranking_model, export_tower, tower_vectors
 from offline.models.layers import FeatureVocab
 from offline.models.plots import (
     CALIBRATION_PNG,
@@ -33,7 +33,7 @@ from offline.models.train import fit, predict
 from offline.models.two_tower import ITEM_TOWER, USER_TOWER
 from offline.params import PipelineParams
 from sparrow import feature_spec
-from sparrow.bundle import BundleWriter
+from sparrow.bundle import TWO_TOWER_USER, BundleWriter
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ METRICS_JSON = "metrics.json"
 REPORT_MODELS_KEY = "models"
 REPORT_BASELINES_KEY = "baselines"
 BASELINE_ENTRY = "baseline"
+TWO_TOWER = "two_tower"
 TOWER_FEATURES = {USER_TOWER: feature_spec.USER_FEATURES, ITEM_TOWER: feature_spec.MOVIE_FEATURES}
 
 
@@ -139,8 +140,32 @@ def evaluate_baselines(train: Path, test: Path) -> dict[str, dict]:
     }
 
 
+def write_user_tower_vectors(tower: Any, users: Path, writer: BundleWriter) -> dict[str, int]:
+    """NeuralCF user-tower vectors of every user's offline snapshot -> ``embeddings/two_tower_user``.
+
+    ``users`` is the users table (userId + every USER_FEATURES column), the same rows the online
+    side reads as a user's snapshot, so a request for a user without nearline ratings finds the
+    vector the tower would compute and skips the SavedModel call. Returns ``{dim, count}``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(users, columns=[f.name for f in feature_spec.USER_FEATURES])
+    columns = feature_arrays(table, feature_spec.USER_FEATURES)
+    vectors = tower_vectors(tower, columns, feature_spec.USER_FEATURES)
+    out = pa.table(
+        {
+            "id": pa.array(columns[feature_spec.USER_ID.name], pa.int64()),
+            "vector": pa.array(list(vectors), pa.list_(pa.float32())),
+        }
+    ).sort_by("id")
+    pq.write_table(out, writer.embedding_path(TWO_TOWER_USER))
+    log.info("two_tower: user-tower vectors of %d users (dim %d)", len(vectors), vectors.shape[1])
+    return {"dim": int(vectors.shape[1]), "count": len(vectors)}
+
+
 def train_models(
-    train: Path, test: Path, writer: BundleWriter, params: PipelineParams
+    train: Path, test: Path, writer: BundleWriter, params: PipelineParams, users: Path | None = None
 ) -> tuple[dict[str, dict], dict[str, BuiltModel]]:
     """:func:`train_and_export`, also returning the trained Keras models (tests compare them to exports).
 
@@ -164,16 +189,23 @@ def train_models(
             name, train_samples, test_samples, vocab, params, writer.model_dir(name)
         )
     write_report(writer.report_dir, entries, runs, baselines)
+    two_tower = models.get(TWO_TOWER)
+    if users is not None and two_tower is not None and USER_TOWER in two_tower.towers:
+        entries[TWO_TOWER]["user_embedding"] = {
+            TWO_TOWER_USER: write_user_tower_vectors(two_tower.towers[USER_TOWER], users, writer)
+        }
     return entries, models
 
 
 def train_and_export(
-    train: Path, test: Path, writer: BundleWriter, params: PipelineParams
+    train: Path, test: Path, writer: BundleWriter, params: PipelineParams, users: Path | None = None
 ) -> dict[str, dict]:
     """Train every model of ``params.models`` on ``train``, evaluate on ``test``, export into ``writer``.
 
     Returns ``{model name: manifest entry}`` with ``feature_spec``, ``signature``, ``output``,
     ``metrics`` and (two_tower) ``towers`` ``{name: {path (relative to the model dir), ...}}``.
     The baseline's metrics go to the report only (``report/metrics.json["models"]["baseline"]``).
+    With ``users`` (the users table), two_tower's entry also has ``user_embedding`` ``{name: {dim,
+    count}}``: the vectors :func:`write_user_tower_vectors` wrote into the bundle's embeddings.
     """
-    return train_models(train, test, writer, params)[0]
+    return train_models(train, test, writer, params, users)[0]

@@ -16,7 +16,7 @@ import numpy as np
 
 from online.catalog import Catalog
 from online.store.base import UserState
-from sparrow.bundle import GENRE_LIST, ITEMCF_LIST, user_embedding_name
+from sparrow.bundle import GENRE_LIST, ITEMCF_LIST, TWO_TOWER_USER, user_embedding_name
 from sparrow.feature_spec import USER_GENRES
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,11 @@ def two_tower_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
     if towers is None:
         return []
     _, ids, item_vectors = towers
-    vec = ctx.catalog.user_tower_vector(ctx.user_features)
+    # the models step stored the tower's vector of the offline snapshot; nearline ratings change the
+    # user's features (recent movies), and then only the tower itself knows the vector
+    vec = None if ctx.user.rt_history else ctx.user.embeddings.get(TWO_TOWER_USER)
+    if vec is None:
+        vec = ctx.catalog.user_tower_vector(ctx.user_features)
     if vec is None or vec.shape[0] != item_vectors.shape[1]:
         return []
     return _top_dot(ids, item_vectors, vec, ctx.over_fetch(k))

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from online.store.base import CatalogData, Store, UserState, users_by_id
-from online.store.tables import is_user_embedding, read_embedding_table, read_similar_table
-from sparrow.bundle import EVENTS_FILE, open_bundle, read_current
+from online.store.tables import read_embedding_table, read_similar_table
+from sparrow.bundle import EVENTS_FILE, is_user_embedding, open_bundle, read_current
 from sparrow.redis_keys import RT_HISTORY_MAX
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,7 @@ from redis.retry import Retry
 
 from online.errors import StoreUnavailable
 from online.store.base import CatalogData, Store, UserState
-from online.store.tables import is_user_embedding
-from sparrow.bundle import BundleError
+from sparrow.bundle import BundleError, is_user_embedding
 from sparrow.feature_spec import USER_FEATURES, USER_TABLE_EXTRA_COLUMNS
 from sparrow.redis_keys import (
     EVENTS_STREAM_MAXLEN,

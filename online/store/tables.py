@@ -13,13 +13,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sparrow.bundle import USER_EMBEDDINGS
-
-
-def is_user_embedding(name: str) -> bool:
-    """User embeddings (``als_user``, ``user_<item embedding>``) are keyed by userId, not movieId."""
-    return name in USER_EMBEDDINGS or name.startswith("user_")
-
 
 def read_embedding_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(ids int64[n], matrix float32[n, d])`` from an ``id, vector`` Parquet file."""

@@ -94,3 +94,47 @@ def test_real_bundle_serves_the_itemcf_list(real_client) -> None:  # type: ignor
     seeds = ctx.positives[:10]
     recalled = {m for m, _ in item2item_channel(ctx, 50)}
     assert recalled and recalled <= {int(m) for s in seeds for m in cat.similar[ITEMCF_LIST].get(s, ([], []))[0]}
+
+
+def test_real_bundle_stores_the_user_tower_vector_of_every_user(real_client) -> None:  # type: ignore[no-untyped-def]
+    """The models step's two_tower_user vectors equal what the served user tower computes from each snapshot."""
+    import numpy as np
+
+    from sparrow.bundle import TWO_TOWER_USER
+    from sparrow.feature_spec import user_features_from_history
+
+    service = real_client.app.state.service
+    cat = service.catalog()
+    assert TWO_TOWER_USER in cat.manifest["embeddings"], "no precomputed user-tower vectors in the bundle"
+    assert cat.manifest["embeddings"][TWO_TOWER_USER]["count"] == len(service.store._users[cat.version])
+    for uid in service.sample_user_ids(5):
+        state = service._user_state(cat, uid)
+        stored = state.embeddings[TWO_TOWER_USER]
+        # the offline snapshot alone (another test may have posted a nearline rating for this user)
+        served = cat.user_tower_vector(user_features_from_history(uid, state.snapshot))
+        np.testing.assert_allclose(stored, served, atol=1e-5)
+
+
+def test_two_tower_recall_runs_the_tower_only_after_nearline_ratings(real_client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from online import pipeline
+    from online.recall.channels import two_tower_channel
+
+    service = real_client.app.state.service
+    cat = service.catalog()
+    uid = service.sample_user_ids(1)[0]
+    state = service._user_state(cat, uid)
+    state.rt_history = []  # as offline knows the user (another test may have posted a rating)
+    calls: list[int] = []
+    real_tower = type(cat).user_tower_vector
+
+    def counted(self, features):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real_tower(self, features)
+
+    monkeypatch.setattr(type(cat), "user_tower_vector", counted)
+    assert two_tower_channel(pipeline.build_context(cat, state, "flat"), 20)
+    assert calls == [], "the stored vector should have answered"
+    fresh = next(m for m in cat.popular if m not in pipeline.seen_of(state))
+    state.rt_history = [fresh]
+    assert two_tower_channel(pipeline.build_context(cat, state, "flat"), 20)
+    assert calls == [1], "nearline history changes the features: the tower must run"
