@@ -21,15 +21,12 @@ from online.ranking.ranker import RankerCache
 from online.recall.ann import AnnIndex, build_index, normalise
 from online.schemas import Movie
 from online.store.base import CatalogData
-from sparrow.bundle import MODELS_DIR, REPORT_DIR
+from sparrow.bundle import ITEM_TOWER, MODELS_DIR, REPORT_DIR, TWO_TOWER_MODEL, USER_TOWER
 from sparrow.feature_spec import MOVIE_TABLE_COLUMNS, movie_feature_arrays
 
 log = logging.getLogger(__name__)
 
 RATING_PRIOR_COUNT = 10  # damped mean: a movie needs ratings before its average dominates
-TWO_TOWER_MODEL = "two_tower"
-USER_TOWER = "user_tower"
-ITEM_TOWER = "item_tower"
 USER_VECTOR_CACHE = 4096
 
 

@@ -34,6 +34,10 @@ EVENTS_FILE = "events.jsonl"
 
 # Item embeddings the offline side can produce, and the similar-list names built from them.
 ITEM_EMBEDDINGS = ("item2vec", "deepwalk", "node2vec", "als_item")
+# the two-tower model's directory under models/ and its towers' sub-directories (each a SavedModel)
+TWO_TOWER_MODEL = "two_tower"
+USER_TOWER = "user_tower"
+ITEM_TOWER = "item_tower"
 # NeuralCF user-tower vectors of every user's offline snapshot, computed by the models step so a
 # request only runs the tower when nearline ratings changed the user's features
 TWO_TOWER_USER = "two_tower_user"

@@ -30,10 +30,9 @@ from offline.models.plots import (
 from offline.models.registry import build_model
 from offline.models.stream import ParquetSamples
 from offline.models.train import fit, predict
-from offline.models.two_tower import ITEM_TOWER, USER_TOWER
 from offline.params import PipelineParams
 from sparrow import feature_spec
-from sparrow.bundle import TWO_TOWER_USER, BundleWriter
+from sparrow.bundle import ITEM_TOWER, TWO_TOWER_MODEL, TWO_TOWER_USER, USER_TOWER, BundleWriter
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,6 @@ METRICS_JSON = "metrics.json"
 REPORT_MODELS_KEY = "models"
 REPORT_BASELINES_KEY = "baselines"
 BASELINE_ENTRY = "baseline"
-TWO_TOWER = "two_tower"
 TOWER_FEATURES = {USER_TOWER: feature_spec.USER_FEATURES, ITEM_TOWER: feature_spec.MOVIE_FEATURES}
 
 
@@ -189,9 +187,9 @@ def train_models(
             name, train_samples, test_samples, vocab, params, writer.model_dir(name)
         )
     write_report(writer.report_dir, entries, runs, baselines)
-    two_tower = models.get(TWO_TOWER)
+    two_tower = models.get(TWO_TOWER_MODEL)
     if users is not None and two_tower is not None and USER_TOWER in two_tower.towers:
-        entries[TWO_TOWER]["user_embedding"] = {
+        entries[TWO_TOWER_MODEL]["user_embedding"] = {
             TWO_TOWER_USER: write_user_tower_vectors(two_tower.towers[USER_TOWER], users, writer)
         }
     return entries, models

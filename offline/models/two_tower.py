@@ -20,10 +20,8 @@ from offline.models.layers import (
     logit_to_score,
     mlp,
 )
+from sparrow.bundle import ITEM_TOWER, USER_TOWER
 from sparrow.feature_spec import MOVIE_FEATURES, MOVIE_NUMERIC, USER_FEATURES, USER_NUMERIC
-
-USER_TOWER = "user_tower"
-ITEM_TOWER = "item_tower"
 
 
 def build(vocab: FeatureVocab, config: ModelConfig) -> BuiltModel:
