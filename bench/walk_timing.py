@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from offline.embeddings.graph_walks import BROADCAST_MAX_EDGES, PATH_COL, random_walks
+from offline.embeddings.graph_walks import PATH_COL, broadcast_graph, random_walks
 from offline.embeddings.sequences import positive_sequences, transition_edges
 from offline.params import PipelineParams
 from offline.spark_session import get_spark, stop_spark
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("work_dir", type=Path)
     parser.add_argument("--driver-memory", default=None)
+    parser.add_argument("--broadcast", choices=("auto", "yes", "no"), default="auto",
+                        help="ship the adjacency lists to the executors (auto: the pipeline's rule)")
     args = parser.parse_args(argv)
     work, params = WorkDir(args.work_dir), PipelineParams()
     spark = get_spark(driver_memory=args.driver_memory)
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         train = before(spark.read.parquet(str(work.ratings)), int(work.read_summary("split")["cut"]))
         edges = transition_edges(positive_sequences(train)).persist()
         n_edges = edges.count()
-        small = n_edges <= BROADCAST_MAX_EDGES
+        small = broadcast_graph(n_edges) if args.broadcast == "auto" else args.broadcast == "yes"
         print(f"edges {n_edges:,} ({'broadcast' if small else 'shuffled'} adjacency)")
         for name, p, q in (("deepwalk", 1.0, 1.0), ("node2vec", params.node2vec_p, params.node2vec_q)):
             start = time.perf_counter()

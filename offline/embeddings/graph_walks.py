@@ -167,11 +167,16 @@ def random_walks(
     return walks
 
 
+def broadcast_graph(n_edges: int, max_edges: int = BROADCAST_MAX_EDGES) -> bool:
+    """Whether a graph of ``n_edges`` edges is small enough to ship its adjacency lists to every executor."""
+    return n_edges <= max_edges
+
+
 def graph_embedding(edges: DataFrame, params: PipelineParams, p: float, q: float) -> DataFrame:
     """Walk the graph (``p = q = 1``: DeepWalk, otherwise Node2vec) and fit Word2Vec on the walks."""
-    small = edges.count() <= BROADCAST_MAX_EDGES
     walks = random_walks(
-        edges, params.walk_length, params.walks_per_node, p=p, q=q, seed=params.seed, broadcast_graph=small
+        edges, params.walk_length, params.walks_per_node, p=p, q=q, seed=params.seed,
+        broadcast_graph=broadcast_graph(edges.count()),
     )
     walks = walks.where(F.size(PATH_COL) >= 2).persist()  # kept on executors: Word2Vec reads it twice
     try:

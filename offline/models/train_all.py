@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from offline.models.config import BuiltModel, ModelConfig
 from offline.models.dataset import feature_arrays, load_samples
@@ -29,7 +32,7 @@ from offline.models.plots import (
 )
 from offline.models.registry import build_model
 from offline.models.stream import ParquetSamples
-from offline.models.train import fit, predict
+from offline.models.train import TrainResult, fit, predict, predict_many
 from offline.params import PipelineParams
 from sparrow import feature_spec
 from sparrow.bundle import ITEM_TOWER, TWO_TOWER_MODEL, TWO_TOWER_USER, USER_TOWER, BundleWriter
@@ -47,6 +50,66 @@ def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if not isinstance(v, list | dict)}
 
 
+def fit_and_export(
+    name: str,
+    train: ParquetSamples,
+    test: ParquetSamples,
+    vocab: FeatureVocab,
+    params: PipelineParams,
+    out_dir: Path,
+) -> tuple[BuiltModel, dict[str, Any], TrainResult]:
+    """Build, train and export one model into ``out_dir``; ``(model, manifest entry without metrics, fit)``."""
+    import keras
+
+    keras.utils.set_random_seed(params.seed)
+    built = build_model(name, vocab, ModelConfig.from_extra(params.extra))
+    result = fit(built.model, train, test, params)
+    started = time.perf_counter()
+    entry: dict[str, Any] = {
+        "feature_spec": feature_spec.feature_spec(),
+        **export_ranking_model(built.model, out_dir),
+    }
+    if built.towers:
+        entry["towers"] = {
+            tower: {"path": tower, **export_tower(model, out_dir / tower, TOWER_FEATURES[tower])}
+            for tower, model in built.towers.items()
+        }
+    log.info("model %s: fit %.1fs, export %.1fs", name, result.seconds, time.perf_counter() - started)
+    return built, entry, result
+
+
+def record_evaluation(
+    name: str,
+    entry: dict[str, Any],
+    result: TrainResult,
+    y_true: np.ndarray,
+    y_prob: np.ndarray,
+    n_train: int,
+    params: PipelineParams,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Test metrics into ``entry`` and ``out_dir/metrics.json``; returns the run details for plots."""
+    metrics = binary_metrics(y_true, y_prob)
+    metrics.update(train_seconds=round(result.seconds, 2), epochs=params.epochs, n_train=n_train)
+    if "val_loss" not in result.history:  # fit skipped monitoring: the final evaluation is the only point
+        result.history.update(val_loss=[metrics["logloss"]], val_auc=[metrics["roc_auc"]])
+    (out_dir / METRICS_JSON).write_text(
+        json.dumps(
+            {"model": name, **metrics, "history": result.history, "batch_curve": result.batch_curve}, indent=2
+        )
+    )
+    entry["metrics"] = _scalar_metrics(metrics)
+    log.info(
+        "model %s: test roc_auc=%.4f logloss=%.4f, trained in %.1fs (%d rows)",
+        name,
+        metrics["roc_auc"],
+        metrics["logloss"],
+        result.seconds,
+        n_train,
+    )
+    return {"roc": roc_points(y_true, y_prob), "calibration": metrics["calibration"], **vars(result)}
+
+
 def train_one(
     name: str,
     train: ParquetSamples,
@@ -59,41 +122,9 @@ def train_one(
 
     Returns ``(trained model, manifest entry, run details for plots)``.
     """
-    import keras
-
-    keras.utils.set_random_seed(params.seed)
-    built = build_model(name, vocab, ModelConfig.from_extra(params.extra))
-    result = fit(built.model, train, test, params)
+    built, entry, result = fit_and_export(name, train, test, vocab, params, out_dir)
     y_true, y_prob = predict(built.model, test)
-    metrics = binary_metrics(y_true, y_prob)
-    metrics.update(train_seconds=round(result.seconds, 2), epochs=params.epochs, n_train=len(train))
-    if "val_loss" not in result.history:  # fit skipped monitoring: the final evaluation is the only point
-        result.history.update(val_loss=[metrics["logloss"]], val_auc=[metrics["roc_auc"]])
-    entry: dict[str, Any] = {
-        "feature_spec": feature_spec.feature_spec(),
-        **export_ranking_model(built.model, out_dir),
-    }
-    if built.towers:
-        entry["towers"] = {
-            tower: {"path": tower, **export_tower(model, out_dir / tower, TOWER_FEATURES[tower])}
-            for tower, model in built.towers.items()
-        }
-    (out_dir / METRICS_JSON).write_text(
-        json.dumps(
-            {"model": name, **metrics, "history": result.history, "batch_curve": result.batch_curve}, indent=2
-        )
-    )
-    entry["metrics"] = _scalar_metrics(metrics)
-    log.info(
-        "model %s: test roc_auc=%.4f logloss=%.4f in %.1fs (%d train rows)",
-        name,
-        metrics["roc_auc"],
-        metrics["logloss"],
-        result.seconds,
-        len(train),
-    )
-    run = {"roc": roc_points(y_true, y_prob), "calibration": metrics["calibration"], **vars(result)}
-    return built, entry, run
+    return built, entry, record_evaluation(name, entry, result, y_true, y_prob, len(train), params, out_dir)
 
 
 def write_report(
@@ -171,20 +202,33 @@ def train_models(
     batch by batch), so memory does not grow with the number of samples.
     """
     train_samples, test_samples = ParquetSamples(train), ParquetSamples(test)
+    started = time.perf_counter()
     vocab = FeatureVocab.from_batches(train_samples.vocab_batches())
     log.info(
-        "model vocabularies %s; %d train / %d test samples",
+        "model vocabularies %s; %d train / %d test samples; %.1fs",
         vocab.summary(),
         len(train_samples),
         len(test_samples),
+        time.perf_counter() - started,
     )
+    started = time.perf_counter()
     baselines = evaluate_baselines(train, test)
+    log.info("baselines evaluated in %.1fs", time.perf_counter() - started)
     entries: dict[str, dict] = {}
     runs: dict[str, dict] = {}
     models: dict[str, BuiltModel] = {}
+    fits: dict[str, TrainResult] = {}
     for name in params.models:
-        models[name], entries[name], runs[name] = train_one(
+        models[name], entries[name], fits[name] = fit_and_export(
             name, train_samples, test_samples, vocab, params, writer.model_dir(name)
+        )
+    started = time.perf_counter()
+    y_true, y_probs = predict_many({n: m.model for n, m in models.items()}, test_samples)
+    log.info("evaluated %d models on %d test rows in %.1fs", len(models), len(y_true), time.perf_counter() - started)
+    for name in params.models:
+        runs[name] = record_evaluation(
+            name, entries[name], fits[name], y_true, y_probs[name], len(train_samples), params,
+            writer.model_dir(name),
         )
     write_report(writer.report_dir, entries, runs, baselines)
     two_tower = models.get(TWO_TOWER_MODEL)

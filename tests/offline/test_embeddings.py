@@ -157,3 +157,30 @@ def test_als_choice_on_a_large_train_set_runs_on_a_user_sample(train_ratings, mo
     assert sampled["chosen"] in ("implicit", "explicit")
     # about a third of the users take part
     assert 1 <= sampled["users"] < full["users"]
+
+
+def test_embedding_families_run_concurrently(spark, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Graph and item2vec overlap (a barrier both must reach), and ALS still runs: one-core fits share the cores."""
+    import threading
+
+    import offline.embeddings as families
+
+    barrier = threading.Barrier(2, timeout=30)  # BrokenBarrierError if the families ran one after another
+    ran: list[str] = []
+
+    def family(names: tuple[str, ...], meet: bool):  # type: ignore[no-untyped-def]
+        def build(ratings, params):  # type: ignore[no-untyped-def]
+            if meet:
+                barrier.wait()
+            ran.extend(names)
+            return {n: spark.createDataFrame([(1, [0.5])], "id long, vector array<float>") for n in names}
+        return build
+
+    monkeypatch.setattr(families, "deepwalk_and_node2vec", family(("deepwalk", "node2vec"), True))
+    monkeypatch.setattr(families, "item2vec_embedding", lambda r, p: family(("item2vec",), True)(r, p)["item2vec"])
+    monkeypatch.setattr(families, "als_embeddings", family(("als_item", "als_user"), False))
+    rows = spark.createDataFrame([(1, 2, 4.0, 3)], RATINGS_SCHEMA)
+    out = build_item_embeddings(spark, rows, PipelineParams.quick())
+    assert set(out) == {"deepwalk", "node2vec", "item2vec", "als_item", "als_user"}
+    assert set(embedding_seconds()) == {"graph", "item2vec", "als"}
+    assert sorted(ran) == sorted(out)
