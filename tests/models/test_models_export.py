@@ -128,3 +128,22 @@ def test_a_one_epoch_run_reports_its_final_evaluation_as_the_only_test_point(sam
     _, entry, run = train_one("neural_cf", train, test, vocab, params, tmp_path)
     assert run["history"]["val_loss"] == [entry["metrics"]["logloss"]]  # no separate monitoring pass
     assert len(run["history"]["loss"]) == 1
+
+
+def test_one_shared_evaluation_pass_equals_eager_calls_per_model(trained, sample_split, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from offline.models.stream import ParquetSamples
+    from offline.models.train import predict_many
+
+    test = ParquetSamples(sample_split[1])
+    models = {n: b.model for n, b in trained.models.items()}
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        labels, probs = predict_many(models, test, batch_size=300)  # several batches, the last one short
+    assert "retracing" not in caplog.text  # each model's forward is traced once, and counted on its own
+    for name, model in models.items():
+        eager = [np.asarray(model(f, training=False)).reshape(-1) for f, _ in test.to_dataset(300)]
+        np.testing.assert_allclose(probs[name], np.concatenate(eager), rtol=1e-5, atol=1e-6)
+        assert len(probs[name]) == len(test)
+    eager_labels = np.concatenate([label.numpy() for _, label in test.to_dataset(300)])
+    np.testing.assert_array_equal(labels, eager_labels)
