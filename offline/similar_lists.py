@@ -84,16 +84,22 @@ def unit_vectors(vectors: DataFrame) -> DataFrame:
     ).select("id", "unit")
 
 
-def exact_sample(unit: DataFrame, k: int, sample: int, seed: int) -> ExactSample:
-    """Exact top-``k`` by cosine for ``sample`` random movies (numpy on the driver).
+def catalogue_matrix(unit: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids int64[n], unit vectors float32[n, dim])`` of a :func:`unit_vectors` table, on the driver.
 
-    Only the catalogue-sized vector table reaches the driver (movies x dim floats), never ratings.
+    Collected once per embedding and shared by the recall check and the exact search: only the
+    catalogue-sized vector table reaches the driver (movies x dim floats), never ratings.
     """
     rows = unit.select("id", vector_to_array("unit", "float32").alias("u")).collect()
-    if len(rows) < 2 or sample <= 0:
-        return ExactSample([], [], np.array([]))
     ids = np.array([r["id"] for r in rows], dtype=np.int64)
-    mat = np.array([r["u"] for r in rows], dtype=np.float32)
+    return ids, np.array([r["u"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
+
+
+def exact_sample(catalogue: tuple[np.ndarray, np.ndarray], k: int, sample: int, seed: int) -> ExactSample:
+    """Exact top-``k`` by cosine for ``sample`` random movies of ``catalogue`` (numpy on the driver)."""
+    ids, mat = catalogue
+    if len(ids) < 2 or sample <= 0:
+        return ExactSample([], [], np.array([]))
     chosen = np.random.default_rng(seed).choice(len(ids), size=min(sample, len(ids)), replace=False)
     top, top_sims = _exact_top_k(mat[chosen], mat, list(chosen), min(k, len(ids) - 1))
     kth_cos = top_sims[:, -1]  # best first, so the last column is the K-th neighbour
@@ -137,22 +143,27 @@ def _exact_top_k(query: np.ndarray, catalogue: np.ndarray, self_pos: list[int], 
     return np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sims, order, axis=1)
 
 
-def exact_similar(spark: SparkSession, unit: DataFrame, k: int, block_cells: int = EXACT_BLOCK_CELLS) -> DataFrame:
+def exact_similar(
+    spark: SparkSession,
+    unit: DataFrame,
+    k: int,
+    block_cells: int = EXACT_BLOCK_CELLS,
+    catalogue: tuple[np.ndarray, np.ndarray] | None = None,
+) -> DataFrame:
     """``movieId long, similar array<long>, scores array<float>`` by exact cosine (no self).
 
     The catalogue matrix (movies x dim floats) is broadcast once; each executor scores its share of
     query movies against it in blocks of at most ``block_cells`` scores with one matrix product
-    per block and keeps the top ``k`` per row.
+    per block and keeps the top ``k`` per row. ``catalogue`` is :func:`catalogue_matrix` of ``unit``
+    when the caller already holds it.
     """
-    rows = unit.select("id", vector_to_array("unit", "float32").alias("u")).collect()
-    ids = np.array([r["id"] for r in rows], dtype=np.int64)
-    mat = np.array([r["u"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
-    catalogue = spark.sparkContext.broadcast((ids, mat))
+    ids, mat = catalogue if catalogue is not None else catalogue_matrix(unit)
+    shared = spark.sparkContext.broadcast((ids, mat))
     kk = max(0, min(k, len(ids) - 1))
     rows_per_block = max(1, block_cells // max(len(ids), 1))
 
     def top_k(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        all_ids, all_vecs = catalogue.value
+        all_ids, all_vecs = shared.value
         position = {int(m): i for i, m in enumerate(all_ids)}
         for batch in batches:
             if batch.empty or kk == 0:
@@ -356,10 +367,11 @@ def build_similar_lists(
         list_name = similar_list_for_embedding(name)
         started = time.monotonic()
         unit = unit_vectors(vectors).persist()
-        check = exact_sample(unit, params.similar_top_k, params.lsh_check_sample, params.seed)
-        method = similar_method(params, unit.count())
+        catalogue = catalogue_matrix(unit)
+        check = exact_sample(catalogue, params.similar_top_k, params.lsh_check_sample, params.seed)
+        method = similar_method(params, len(catalogue[0]))
         if method == "exact":
-            lists[list_name] = exact_similar(spark, unit, params.similar_top_k).persist()
+            lists[list_name] = exact_similar(spark, unit, params.similar_top_k, catalogue=catalogue).persist()
             threshold = float("nan")
         else:
             threshold = params.lsh_threshold if params.lsh_threshold is not None else check.threshold()

@@ -7,8 +7,15 @@ import math
 import numpy as np
 import pytest
 
+from offline import similar_lists
 from offline.params import PipelineParams
-from offline.similar_lists import GENRE_LIST, build_similar_lists, exact_similar, unit_vectors
+from offline.similar_lists import (
+    GENRE_LIST,
+    build_similar_lists,
+    catalogue_matrix,
+    exact_similar,
+    unit_vectors,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -90,15 +97,26 @@ def test_genre_list_covers_every_movie_including_cold_ones(built) -> None:  # ty
     assert len(rows[1003][0]) == K
 
 
-def test_exact_engine_equals_brute_force(spark, built) -> None:  # type: ignore[no-untyped-def]
-    """``similar_method="exact"`` (the default for small catalogues) returns the true top-K for every movie."""
+def test_exact_engine_equals_brute_force(spark, built, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``similar_method="exact"`` (the default for small catalogues) returns the true top-K for every movie.
+
+    The catalogue reaches the driver once per embedding: the recall check and the search share it.
+    """
     _, _, ids, vectors, movie_rows = built
+    collected = []
+
+    def counting(unit):  # type: ignore[no-untyped-def]
+        collected.append(1)
+        return catalogue_matrix(unit)
+
+    monkeypatch.setattr(similar_lists, "catalogue_matrix", counting)
     emb = spark.createDataFrame(
         [(int(i), [float(x) for x in v]) for i, v in zip(ids, vectors, strict=True)], "id long, vector array<float>"
     )
     movies = spark.createDataFrame(movie_rows, "movieId long, genres array<string>, avgRating double, ratingCount long")
     params = PipelineParams.quick().with_(similar_top_k=K, lsh_check_sample=30, similar_method="exact")
     lists, recall = build_similar_lists(spark, {"item2vec": emb}, movies, params)
+    assert len(collected) == 1
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     exact = unit @ unit.T
     np.fill_diagonal(exact, -np.inf)
