@@ -8,8 +8,9 @@ is deterministic and testable; the service runs the channels whose quota is posi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,14 @@ class RecallContext:
         """How many to ask for so ``k`` remain after filtering the seen ones (never past the catalogue)."""
         return min(k + len(self.exclude), max(k, len(self.catalog.movies)))
 
+    def excluded_rows(self, row_of: Mapping[int, int]) -> np.ndarray:
+        """Rows, in an index whose row of a movie is ``row_of[movieId]``, of the movies not to recall.
+
+        Channels that score a whole matrix mask these rows before their top-k, so they return
+        ``k`` unseen movies instead of over-fetching ``k + |seen|`` for the merge to filter.
+        """
+        return np.fromiter((r for m in self.exclude if (r := row_of.get(m)) is not None), dtype=np.int64)
+
 
 Channel = Callable[[RecallContext, int], list[tuple[int, float]]]
 
@@ -75,7 +84,9 @@ def embedding_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
     if vec is None:
         return []
     ids, scores = ctx.catalog.ann(name, ctx.ann_index).search(vec, ctx.over_fetch(k))
-    return _pairs(ids, scores)
+    # the index cannot skip the seen movies, so it over-fetches; they are dropped here in one numpy call
+    keep = np.flatnonzero(~np.isin(ids, np.fromiter(ctx.exclude, np.int64, len(ctx.exclude))))[:k]
+    return _pairs(ids[keep], scores[keep])
 
 
 def item2item_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
@@ -85,12 +96,14 @@ def item2item_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
         return []
     lists = ctx.catalog.similar[name]
     scores: dict[int, float] = {}
+    exclude = ctx.exclude
     for rank, seed in enumerate(ctx.positives[:ITEM2ITEM_SEEDS]):
         ids, sims = lists.get(seed, ([], []))
         weight = 1.0 / (1 + rank)
         for movie_id, sim in zip(ids, sims, strict=False):
-            scores[movie_id] = scores.get(movie_id, 0.0) + weight * float(sim)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[: ctx.over_fetch(k)]
+            if movie_id not in exclude:
+                scores[movie_id] = scores.get(movie_id, 0.0) + weight * float(sim)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
 
 
 def als_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
@@ -106,7 +119,7 @@ def als_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
         if not rows:
             return []
         vec = raw[rows].mean(axis=0)
-    return _top_dot(ids, raw, vec, ctx.over_fetch(k))
+    return _top_dot(ids, raw, vec, k, ctx.excluded_rows(ctx.catalog.emb_row[ALS_ITEM]))
 
 
 def two_tower_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
@@ -122,7 +135,7 @@ def two_tower_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
         vec = ctx.catalog.user_tower_vector(ctx.user_features)
     if vec is None or vec.shape[0] != item_vectors.shape[1]:
         return []
-    return _top_dot(ids, item_vectors, vec, ctx.over_fetch(k))
+    return _top_dot(ids, item_vectors, vec, k, ctx.excluded_rows(ctx.catalog.row_of))
 
 
 def top_genres(ctx: RecallContext, n: int = 3) -> list[str]:
@@ -139,31 +152,35 @@ def top_genres(ctx: RecallContext, n: int = 3) -> list[str]:
 
 
 def genre_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
-    """Best-rated movies of the user's top genres, interleaved round-robin."""
+    """Best-rated unseen movies of the user's top genres, interleaved round-robin."""
     lists = [ctx.catalog.by_genre[g] for g in top_genres(ctx)]
     out: list[tuple[int, float]] = []
-    seen: set[int] = set()
-    limit = ctx.over_fetch(k)
+    seen = set(ctx.exclude)  # a copy: movies taken here join it
     for depth in range(max((len(x) for x in lists), default=0)):
         for lst in lists:
             if depth < len(lst) and lst[depth] not in seen:
                 seen.add(lst[depth])
                 out.append((lst[depth], ctx.catalog.quality[lst[depth]]))
-        if len(out) >= limit:
+        if len(out) >= k:
             break
-    return out[:limit]
+    return out[:k]
 
 
 def popular_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
-    """Most-rated movies: the cold-start channel and the fallback when a store is down."""
-    return [(m, float(ctx.catalog.movies[m].ratingCount)) for m in ctx.catalog.popular[: ctx.over_fetch(k)]]
+    """Most-rated unseen movies: the cold-start channel and the fallback when a store is down."""
+    movies, exclude = ctx.catalog.movies, ctx.exclude
+    unseen = (m for m in ctx.catalog.popular if m not in exclude)
+    return [(m, float(movies[m].ratingCount)) for m in islice(unseen, k)]
 
 
-def _top_dot(ids: np.ndarray, matrix: np.ndarray, vec: np.ndarray, k: int) -> list[tuple[int, float]]:
+def _top_dot(ids: np.ndarray, matrix: np.ndarray, vec: np.ndarray, k: int, excluded: np.ndarray) -> list[tuple[int, float]]:
+    """The ``k`` rows of ``matrix`` with the largest dot product with ``vec``, ``excluded`` rows never."""
     scores = matrix @ np.asarray(vec, np.float32)
-    k = min(k, len(scores))
+    k = min(k, len(scores) - len(excluded))
     if k <= 0:
         return []
+    if len(excluded):
+        scores[excluded] = -np.inf
     top = np.argpartition(-scores, k - 1)[:k]
     top = top[np.argsort(-scores[top])]
     return _pairs(ids[top], scores[top])

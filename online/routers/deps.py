@@ -10,14 +10,23 @@ from online.errors import Forbidden, NotFound, Unauthorized
 from online.service import RecommenderService
 
 
-def get_service(request: Request) -> RecommenderService:
+def service_of(request: Request) -> RecommenderService:
     """The app's :class:`RecommenderService` (``app.state.service``)."""
     return request.app.state.service
 
 
+async def get_service(request: Request) -> RecommenderService:
+    """``Depends`` form of :func:`service_of`.
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its threadpool, one more thread
+    hop per request (for the routes that are themselves ``def``) for what is an attribute read.
+    """
+    return service_of(request)
+
+
 def require_admin(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> None:
     """``Authorization: Bearer $SPARROW_ADMIN_TOKEN``; admin routes do not exist while no token is set."""
-    token = get_service(request).settings.admin_token
+    token = service_of(request).settings.admin_token
     if token is None or not token.get_secret_value():
         raise NotFound("admin is disabled (set SPARROW_ADMIN_TOKEN to enable it)")
     scheme, _, given = (authorization or "").partition(" ")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from online import schemas
 from online.routers.deps import get_service
+from online.routers.responses import json_response
 from online.service import MAX_SIZE, RecommenderService
 
 router = APIRouter(prefix="/api", tags=["movies"])
@@ -19,8 +20,8 @@ Size = Query(20, ge=1, le=MAX_SIZE, description="Number of items (1..200).")
 
 
 @router.get("/movies/{movie_id}", response_model=schemas.Movie, responses=_ERRORS, summary="One movie")
-def get_movie(movie_id: int = MovieId, service: RecommenderService = Depends(get_service)) -> schemas.Movie:
-    return service.get_movie(movie_id)
+def get_movie(movie_id: int = MovieId, service: RecommenderService = Depends(get_service)) -> Response:
+    return json_response(service.get_movie(movie_id))
 
 
 @router.get("/movies", response_model=schemas.MoviePage, responses=_ERRORS, summary="Movies by genre, sorted, paged")
@@ -56,5 +57,5 @@ def similar(
     size: int = Size,
     model: schemas.SimilarModel = Query("item2vec", description="Which similar list."),
     service: RecommenderService = Depends(get_service),
-) -> schemas.SimilarResponse:
-    return service.similar(movie_id, model, size)
+) -> Response:
+    return json_response(service.similar(movie_id, model, size))

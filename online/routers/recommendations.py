@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from online import schemas
 from online.routers.deps import get_service
+from online.routers.responses import json_response
 from online.service import RecommenderService
 
 router = APIRouter(prefix="/api/recommendations", tags=["recommendations"])
@@ -21,5 +22,5 @@ router = APIRouter(prefix="/api/recommendations", tags=["recommendations"])
     },
     summary="Recommendations from a list of liked movies",
 )
-def session(body: schemas.SessionRequest, service: RecommenderService = Depends(get_service)) -> schemas.Recommendations:
-    return service.recommend_session(body.liked, body.size)
+def session(body: schemas.SessionRequest, service: RecommenderService = Depends(get_service)) -> Response:
+    return json_response(service.recommend_session(body.liked, body.size))

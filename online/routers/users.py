@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from online import schemas
 from online.routers.deps import get_service
+from online.routers.responses import json_response
 from online.service import MAX_SIZE, RecommenderService
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -34,5 +35,5 @@ def recommendations(
     model: str | None = Query(None, max_length=50, description="Ranking model; wins over the experiment variant's."),
     explain: bool = Query(True, description="Include each item's recall channels."),
     service: RecommenderService = Depends(get_service),
-) -> schemas.Recommendations:
-    return service.recommend(user_id, size, model, explain)
+) -> Response:
+    return json_response(service.recommend(user_id, size, model, explain))

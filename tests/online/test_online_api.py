@@ -221,3 +221,28 @@ def test_openapi_lists_the_surface(ro_client: TestClient) -> None:
 def test_unknown_route_is_json_404(ro_client: TestClient) -> None:
     _error(ro_client.get("/api/nothing-here"), 404)
     _error(ro_client.delete("/api/movies/1"), 405)
+
+
+def test_preserialised_routes_keep_their_schemas(ro_client: TestClient) -> None:
+    """The hot routes dump their own JSON; OpenAPI must still name the models and the bodies must fit them."""
+    from online import schemas
+
+    spec = ro_client.get("/openapi.json").json()["paths"]
+    uid = known_user(ro_client)
+    cases = [
+        ("/api/movies/{movie_id}", "get", ro_client.get("/api/movies/1"), schemas.Movie),
+        ("/api/movies/{movie_id}/similar", "get", ro_client.get("/api/movies/1/similar?size=5"), schemas.SimilarResponse),
+        (
+            "/api/users/{user_id}/recommendations", "get",
+            ro_client.get(f"/api/users/{uid}/recommendations?size=5"), schemas.Recommendations,
+        ),
+        (
+            "/api/recommendations/session", "post",
+            ro_client.post("/api/recommendations/session", json={"liked": [1, 2], "size": 5}), schemas.Recommendations,
+        ),
+    ]
+    for path, method, response, model in cases:
+        ref = spec[path][method]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/" + model.__name__), (path, ref)
+        assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+        assert model.model_validate_json(response.content).model_dump(mode="json") == response.json()

@@ -36,3 +36,13 @@ def test_effective_quotas_applies_variant_overrides() -> None:
     assert effective_quotas({"a": 1, "b": 2}, {"b": 0, "c": 3}) == {"a": 1, "b": 0, "c": 3}
     assert effective_quotas({"a": 1}, None) == {"a": 1}
 
+
+
+def test_merge_orders_ties_by_movie_id_and_drops_movies_outside_the_catalogue() -> None:
+    # every movie first in its own channel: equal fused scores, so movieId decides; 7 is unknown
+    results = {"a": [(5, 1.0), (8, 0.5)], "b": [(3, 1.0)], "c": [(7, 1.0), (4, 0.1)]}
+    merged = merge_channels(results, {"a": 2, "b": 1, "c": 2}, exclude=set(), max_candidates=3, allowed={3, 4, 5, 8})
+    # 7 dropped, so 4 is channel c's first: 3, 4, 5 tie at rank 0; 8 (rank 1) falls past the cap
+    assert [c.movie_id for c in merged] == [3, 4, 5]
+    assert merged[1].channels == ["c"] and merged[0].score == merged[1].score == merged[2].score
+    assert merge_channels({}, {}, exclude=set(), max_candidates=5) == []

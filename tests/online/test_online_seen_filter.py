@@ -88,3 +88,22 @@ def test_over_fetch_asks_past_the_seen_movies_but_not_past_the_catalogue() -> No
     ctx = pipeline.build_context(_tiny_catalog(100), UserState(5, snapshot={"ratedMovies": list(range(1, 41))}), "flat")
     assert ctx.over_fetch(10) == 50
     assert ctx.over_fetch(80) == 100
+
+
+def test_every_channel_returns_its_quota_of_unseen_movies(service: Any) -> None:
+    """Each channel drops the seen movies itself (matrix channels mask them before their top-k)."""
+    from online.recall.channels import CHANNELS
+
+    user_id, snapshot = _user_with_old_ratings(service)
+    cat = service.catalog()
+    ctx = pipeline.build_context(cat, service._user_state(cat, user_id), "flat")
+    assert len(ctx.exclude) >= 20
+    k = 15
+    for name, channel in CHANNELS.items():
+        got = [m for m, _ in channel(ctx, k)]
+        assert not set(got) & ctx.exclude, name
+        assert len(got) == len(set(got)), name
+        if name == "item2item":  # bounded by the seeds' similar lists
+            assert 0 < len(got) <= k, name
+        else:
+            assert len(got) == k, (name, len(got))
