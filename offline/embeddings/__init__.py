@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import DataFrame, SparkSession
 
 from offline.embeddings.als import als_choice_report, als_embeddings
-from offline.embeddings.graph_walks import deepwalk_and_node2vec
+from offline.embeddings.graph_walks import deepwalk_embedding, node2vec_embedding, transition_graph
 from offline.embeddings.item2vec import item2vec_embedding
 from offline.embeddings.user_embeddings import build_user_embeddings
 from offline.params import PipelineParams
@@ -57,19 +57,25 @@ def build_item_embeddings(spark: SparkSession, train_ratings: DataFrame, params:
     """
     del spark  # the DataFrames carry their session; kept in the signature for symmetry with other steps
     ratings = train_ratings.select("userId", "movieId", "rating", "timestamp").persist()
+    # built once, before the families start, so DeepWalk and Node2vec do not both compute it
+    edges = transition_graph(ratings).persist()
     _seconds.clear()
-    # graph first: the longest chain of single-core fits; item2vec's short fit then hands its thread to ALS
+    # the two walk families are the longest (each a walk job on both cores, then a one-core fit), so they
+    # start first, one per thread; the shorter item2vec and ALS then fill whichever thread frees up
     families: list[tuple[str, Callable[[], dict[str, DataFrame]]]] = [
-        ("graph", lambda: deepwalk_and_node2vec(ratings, params)),
+        ("deepwalk", lambda: {"deepwalk": deepwalk_embedding(edges, params)}),
+        ("node2vec", lambda: {"node2vec": node2vec_embedding(edges, params)}),
         ("item2vec", lambda: {"item2vec": item2vec_embedding(ratings, params)}),
         ("als", lambda: als_embeddings(ratings, params)),
     ]
     out: dict[str, DataFrame] = {}
-    # each family is materialised while the cached ratings are still there; results are small (one row per id)
+    # each family is materialised while the cached inputs are still there; results are small (one row per id)
     try:
+        edges.count()
         with ThreadPoolExecutor(max_workers=FAMILY_THREADS, thread_name_prefix="embeddings") as pool:
             for frames in pool.map(lambda family: _timed(*family), families):
                 out.update(frames)
     finally:
+        edges.unpersist()
         ratings.unpersist()
     return out

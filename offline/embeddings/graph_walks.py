@@ -187,13 +187,16 @@ def graph_embedding(edges: DataFrame, params: PipelineParams, p: float, q: float
     return vectors
 
 
-def deepwalk_and_node2vec(train_ratings: DataFrame, params: PipelineParams) -> dict[str, DataFrame]:
-    """``{"deepwalk": ..., "node2vec": ...}`` embeddings from the transition graph of positive sequences."""
-    edges = transition_edges(positive_sequences(train_ratings)).persist()
-    try:
-        return {
-            "deepwalk": graph_embedding(edges, params, p=1.0, q=1.0),
-            "node2vec": graph_embedding(edges, params, p=params.node2vec_p, q=params.node2vec_q),
-        }
-    finally:
-        edges.unpersist()
+def transition_graph(train_ratings: DataFrame) -> DataFrame:
+    """``src, dst, weight`` transition edges of the positive sequences: the graph both walk families share."""
+    return transition_edges(positive_sequences(train_ratings))
+
+
+def deepwalk_embedding(edges: DataFrame, params: PipelineParams) -> DataFrame:
+    """DeepWalk vectors: walks drawn by edge weight alone (``p = q = 1``), then Word2Vec."""
+    return graph_embedding(edges, params, p=1.0, q=1.0)
+
+
+def node2vec_embedding(edges: DataFrame, params: PipelineParams) -> DataFrame:
+    """Node2vec vectors: walks biased by ``params.node2vec_p`` / ``node2vec_q``, then Word2Vec."""
+    return graph_embedding(edges, params, p=params.node2vec_p, q=params.node2vec_q)

@@ -115,7 +115,7 @@ def test_item2vec_fits_the_budgeted_number_of_passes(train_ratings, caplog: pyte
 
 def test_each_embedding_family_is_timed(embeddings) -> None:  # type: ignore[no-untyped-def]
     seconds = embedding_seconds()
-    assert set(seconds) == {"item2vec", "graph", "als"}
+    assert set(seconds) == {"item2vec", "deepwalk", "node2vec", "als"}
     assert all(s > 0 for s in seconds.values())
 
 
@@ -160,7 +160,7 @@ def test_als_choice_on_a_large_train_set_runs_on_a_user_sample(train_ratings, mo
 
 
 def test_embedding_families_run_concurrently(spark, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Graph and item2vec overlap (a barrier both must reach), and ALS still runs: one-core fits share the cores."""
+    """Families overlap in pairs (a barrier two must reach at once): one-core fits share the cores."""
     import threading
 
     import offline.embeddings as families
@@ -176,11 +176,25 @@ def test_embedding_families_run_concurrently(spark, monkeypatch) -> None:  # typ
             return {n: spark.createDataFrame([(1, [0.5])], "id long, vector array<float>") for n in names}
         return build
 
-    monkeypatch.setattr(families, "deepwalk_and_node2vec", family(("deepwalk", "node2vec"), True))
-    monkeypatch.setattr(families, "item2vec_embedding", lambda r, p: family(("item2vec",), True)(r, p)["item2vec"])
-    monkeypatch.setattr(families, "als_embeddings", family(("als_item", "als_user"), False))
+    def single(name: str):  # type: ignore[no-untyped-def]
+        return lambda frame, params: family((name,), True)(frame, params)[name]
+
+    # deepwalk and node2vec start together, then item2vec and ALS: each pair meets at the barrier
+    for name in ("deepwalk", "node2vec", "item2vec"):
+        monkeypatch.setattr(families, f"{name}_embedding", single(name))
+    monkeypatch.setattr(families, "als_embeddings", family(("als_item", "als_user"), True))
     rows = spark.createDataFrame([(1, 2, 4.0, 3)], RATINGS_SCHEMA)
     out = build_item_embeddings(spark, rows, PipelineParams.quick())
     assert set(out) == {"deepwalk", "node2vec", "item2vec", "als_item", "als_user"}
-    assert set(embedding_seconds()) == {"graph", "item2vec", "als"}
+    assert set(embedding_seconds()) == {"deepwalk", "node2vec", "item2vec", "als"}
     assert sorted(ran) == sorted(out)
+
+
+def test_als_blocks_shrink_only_for_small_data() -> None:
+    from offline.embeddings.als import SPARK_DEFAULT_BLOCKS, als_blocks
+
+    assert als_blocks(100_000, parallelism=2) == 2  # ml-latest-small: one block per core
+    assert als_blocks(2_500_000, parallelism=2) == 3
+    assert als_blocks(25_000_000, parallelism=2) == SPARK_DEFAULT_BLOCKS  # large data: Spark's default
+    assert als_blocks(100_000, parallelism=64) == SPARK_DEFAULT_BLOCKS  # never above the default
+    assert als_blocks(0, parallelism=0) == 1

@@ -252,3 +252,31 @@ def test_similar_step_counts_only_ratings_before_the_time_cut(spark, tmp_path) -
     got = _lists(spark.read.parquet(str(ctx.work.similar(ITEMCF_LIST))))
     assert got == {1: ([2], pytest.approx([1.0])), 2: ([1], pytest.approx([1.0]))}
     assert ITEMCF_LIST in ctx.work.read_summary("similar")["lists"]
+
+
+def test_genre_list_equals_brute_force_ranking_of_all_pairs(spark) -> None:  # type: ignore[no-untyped-def]
+    """Pools larger than the catalogue: each movie's list is every other movie by Jaccard, Bayes, id.
+
+    Several movies share a genre set (so they share one ranked set list, minus themselves), and the
+    expected order is computed per movie over all pairs, as a plain reading of the rule would.
+    """
+    from offline.similar_lists import BAYES_PRIOR_COUNT, genre_similar
+
+    sets = [["Action"], ["Action", "Comedy"], ["Comedy"], ["Action", "Comedy"], ["Drama"], [], ["Action"],
+            ["Comedy", "Action"], ["Drama", "Action"], ["Action"]]
+    rows = [(i + 1, g, 2.5 + (i * 7 % 5) / 2, (i * 3 % 4) * 5) for i, g in enumerate(sets)]
+    movies = spark.createDataFrame(rows, "movieId long, genres array<string>, avgRating double, ratingCount long")
+    k = 5  # pools of GENRE_POOL_FACTOR * k >= 10 movies: every movie is a candidate of every other
+    got = {r.movieId: list(r.similar) for r in genre_similar(movies, k).collect()}
+    rated = [(avg, n) for _, _, avg, n in rows if n > 0]
+    mean = sum(a * n for a, n in rated) / sum(n for _, n in rated)
+    bayes = {m: (avg * n + mean * BAYES_PRIOR_COUNT) / (n + BAYES_PRIOR_COUNT) for m, _, avg, n in rows}
+    genres = {m: set(g) for m, g, _, _ in rows}
+
+    def jaccard(a: int, b: int) -> float:
+        union = genres[a] | genres[b]
+        return len(genres[a] & genres[b]) / len(union) if union else 0.0
+
+    for movie in genres:
+        others = sorted((o for o in genres if o != movie), key=lambda o: (-jaccard(movie, o), -bayes[o], o))
+        assert got[movie] == others[:k], movie
