@@ -183,12 +183,9 @@ def exact_similar(
     )
 
 
-def top_k_lists(scored: DataFrame, k: int, tie_break: str | None = None) -> DataFrame:
-    """Rank ``movieId, other, score[, tie_break]`` rows per movie; keep the best ``k`` as arrays."""
-    order = [F.col("score").desc()]
-    if tie_break:
-        order.append(F.col(tie_break).desc())
-    order.append(F.col("other"))
+def top_k_lists(scored: DataFrame, k: int) -> DataFrame:
+    """Rank ``movieId, other, score`` rows per movie (score desc, then other); keep the best ``k`` as arrays."""
+    order = (F.col("score").desc(), F.col("other"))
     ranked = scored.withColumn("rank", F.row_number().over(Window.partitionBy("movieId").orderBy(*order)))
     return (
         ranked.where(F.col("rank") <= k)
@@ -251,11 +248,7 @@ def genre_similar(movies: DataFrame, k: int) -> DataFrame:
     lists = stats.select("movieId", "gset").join(per_set, "gset").select(
         "movieId", F.slice(F.filter("r", lambda c: c["other"] != F.col("movieId")), 1, k).alias("r")
     ).where(F.size("r") > 0)
-    return lists.select(
-        F.col("movieId").cast("long").alias("movieId"),
-        F.col("r.other").cast("array<long>").alias("similar"),
-        F.transform("r.neg_score", lambda s: -s).cast("array<float>").alias("scores"),
-    )
+    return _ranked_arrays(lists)
 
 
 def _pairs_at_cap(histogram: dict[int, int], cap: int) -> int:
@@ -341,7 +334,12 @@ def _top_k_collected(scored: DataFrame, k: int) -> DataFrame:
     """
     key = F.struct((-F.col("score")).alias("neg_score"), (-F.col("co")).alias("neg_co"), F.col("other"))
     best = scored.groupBy("movieId").agg(F.slice(F.array_sort(F.collect_list(key)), 1, k).alias("r"))
-    return best.select(
+    return _ranked_arrays(best)
+
+
+def _ranked_arrays(ranked: DataFrame) -> DataFrame:
+    """``movieId, r`` (sorted structs with ``neg_score`` and ``other``) as the list schema."""
+    return ranked.select(
         F.col("movieId").cast("long").alias("movieId"),
         F.col("r.other").cast("array<long>").alias("similar"),
         F.transform("r.neg_score", lambda s: -s).cast("array<float>").alias("scores"),
