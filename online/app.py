@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.state.experiments = registry
     app.state.metrics = metrics
+    app.state.rank_limiter = anyio.CapacityLimiter(settings.rank_threads)
     install_error_handlers(app)
     for router in (health, movies, users, recommendations, events, experiments, admin, legacy):
         app.include_router(router.router)

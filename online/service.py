@@ -2,7 +2,8 @@
 
 Every public method is **synchronous** and may block (store round trips, FAISS, TensorFlow):
 call it from a plain ``def`` route (FastAPI runs those in its threadpool) or wrap it with
-``starlette.concurrency.run_in_threadpool``. The catalogue of the live version is one reference
+``starlette.concurrency.run_in_threadpool``; recommendations go through
+``online.routers.deps.run_ranked``, which bounds how many run at once. The catalogue of the live version is one reference
 (``self._catalog``) replaced by a single assignment on reload, so a request that captured it
 keeps a consistent snapshot to the end.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from online import pipeline, schemas
 from online.catalog import Catalog
 from online.errors import InvalidParameter, NoBundle, NotFound, StoreUnavailable, Unavailable
+from online.heap import settle_after_load
 from online.metrics import ServiceMetrics
 from online.nearline import (
     interaction_event,
@@ -91,6 +93,8 @@ class RecommenderService:
             self.metrics.set_version(catalog.version)
             if live is not None:
                 self.store.forget_version(live)
+            if self.settings.gc_freeze:
+                settle_after_load()
             log.info("reload: now serving %s (was %s)", catalog.version, live)
             return ReloadResult(catalog.version, True)
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
+import anyio
 from fastapi import Header, Request
 
 from online.errors import Forbidden, NotFound, Unauthorized
@@ -22,6 +26,20 @@ async def get_service(request: Request) -> RecommenderService:
     hop per request (for the routes that are themselves ``def``) for what is an attribute read.
     """
     return service_of(request)
+
+
+T = TypeVar("T")
+
+
+async def run_ranked(request: Request, fn: Callable[..., T], *args: object) -> T:
+    """Run a recall + ranking call ``fn(*args)`` in a worker thread, at most ``rank_threads`` at once.
+
+    FastAPI's threadpool would run every in-flight request at once (40 threads); for CPU-bound work
+    that holds the GIL they only take turns, each request finishing late. A capacity limiter queues
+    them instead, so requests finish in arrival order and the GIL changes hands less often.
+    """
+    limiter: anyio.CapacityLimiter = request.app.state.rank_limiter
+    return await anyio.to_thread.run_sync(partial(fn, *args), limiter=limiter)
 
 
 def require_admin(request: Request, authorization: str | None = Header(None, include_in_schema=False)) -> None:

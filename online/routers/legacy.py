@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from online import schemas
 from online.errors import InvalidParameter
 from online.legacy_shapes import LEGACY_SORTS, legacy_model, legacy_movie, legacy_user
 from online.pipeline import available_models
-from online.routers.deps import get_service
+from online.routers.deps import get_service, run_ranked
 from online.service import MAX_SIZE, RecommenderService
 from sparrow.bundle import SIMILAR_LISTS
 
@@ -46,16 +46,21 @@ def getsimilarmovie(
 
 
 @router.get("/getrecforyou", responses=_ERRORS, summary="SparrowRecSys: recommendations (model=emb|neuralcf|...)")
-def getrecforyou(
+async def getrecforyou(
+    request: Request,
     id: int = Query(ge=1),
     size: int = Size,
     model: str | None = Query(None, max_length=50),
     service: RecommenderService = Depends(get_service),
 ) -> list[dict[str, Any]]:
+    return await run_ranked(request, _legacy_recs, service, id, size, model)
+
+
+def _legacy_recs(service: RecommenderService, user_id: int, size: int, model: str | None) -> list[dict[str, Any]]:
     name = legacy_model(model)
     if name is not None and name not in available_models(service.catalog()):
         name = None  # its front-end always sends a model; one this bundle lacks means "the default"
-    recs = service.recommend(id, size, name, explain=False)
+    recs = service.recommend(user_id, size, name, explain=False)
     return [legacy_movie(service.get_movie(item.movieId)) for item in recs.items]
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from online import schemas
-from online.routers.deps import get_service
+from online.routers.deps import get_service, run_ranked
 from online.routers.responses import json_response
 from online.service import RecommenderService
 
@@ -22,5 +22,7 @@ router = APIRouter(prefix="/api/recommendations", tags=["recommendations"])
     },
     summary="Recommendations from a list of liked movies",
 )
-def session(body: schemas.SessionRequest, service: RecommenderService = Depends(get_service)) -> Response:
-    return json_response(service.recommend_session(body.liked, body.size))
+async def session(
+    request: Request, body: schemas.SessionRequest, service: RecommenderService = Depends(get_service)
+) -> Response:
+    return json_response(await run_ranked(request, service.recommend_session, body.liked, body.size))

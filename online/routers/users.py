@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from online import schemas
-from online.routers.deps import get_service
+from online.routers.deps import get_service, run_ranked
 from online.routers.responses import json_response
 from online.service import MAX_SIZE, RecommenderService
 
@@ -29,11 +29,12 @@ def get_user(user_id: int = UserId, service: RecommenderService = Depends(get_se
     responses=_ERRORS,
     summary="Recall -> rank recommendations (experiment variant and model in the answer)",
 )
-def recommendations(
+async def recommendations(
+    request: Request,
     user_id: int = UserId,
     size: int = Query(20, ge=1, le=MAX_SIZE, description="Number of items (1..200)."),
     model: str | None = Query(None, max_length=50, description="Ranking model; wins over the experiment variant's."),
     explain: bool = Query(True, description="Include each item's recall channels."),
     service: RecommenderService = Depends(get_service),
 ) -> Response:
-    return json_response(service.recommend(user_id, size, model, explain))
+    return json_response(await run_ranked(request, service.recommend, user_id, size, model, explain))
