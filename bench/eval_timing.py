@@ -9,16 +9,13 @@ a pipeline's test split and times both ways over the same rows, e.g. on
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.split_parts import first_parts
 from offline.models.config import ModelConfig
-from offline.models.dataset import part_files
-from offline.models.layers import FeatureVocab
 from offline.models.registry import build_model
 from offline.models.stream import ParquetSamples
 from offline.models.train import predict_many
@@ -41,11 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", type=int, default=2)
     parser.add_argument("--models", nargs="+", default=list(ALL_MODELS))
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        for file in part_files(args.test_dir)[: args.parts]:
-            shutil.copy(file, tmp)
-        samples = ParquetSamples(Path(tmp))
-        vocab = FeatureVocab.from_batches(samples.vocab_batches())
+    with first_parts(args.test_dir, args.parts) as (samples, vocab):
         models = {n: build_model(n, vocab, ModelConfig()).model for n in args.models}
         start = time.perf_counter()
         before = per_model_eager(models, samples)

@@ -1,0 +1,50 @@
+"""Time one training epoch of each model at several batch sizes, on part of a pipeline's train split.
+
+``python -m bench.fit_timing TRAIN_DIR [--parts N] [--models deepfm two_tower] [--batch-sizes 4096 16384]``
+fits each model from the same seed for one epoch over the first ``N`` part files of
+``<artifacts>/work/split/train`` (the streamed input the models step uses) and prints rows/s and the
+final training loss per batch size: whether a bigger batch is a cheaper epoch, and at what loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.split_parts import first_parts
+from offline.models.config import ModelConfig
+from offline.models.registry import build_model
+from offline.models.train import fit
+from offline.params import PipelineParams
+
+
+def epoch_rates(train_dir: Path, parts: int, models: list[str], batch_sizes: list[int]) -> list[dict[str, float | str]]:
+    """One row per (model, batch size): ``model, batch_size, rows, seconds, rows_per_s, loss``."""
+    import keras
+
+    rows: list[dict[str, float | str]] = []
+    with first_parts(train_dir, parts) as (samples, vocab):
+        for name in models:
+            for batch in batch_sizes:
+                keras.utils.set_random_seed(0)
+                model = build_model(name, vocab, ModelConfig()).model
+                result = fit(model, samples, None, PipelineParams(epochs=1, batch_size=batch))
+                rows.append({"model": name, "batch_size": batch, "rows": len(samples), "seconds": result.seconds,
+                             "rows_per_s": len(samples) / result.seconds, "loss": result.history["loss"][-1]})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("train_dir", type=Path)
+    parser.add_argument("--parts", type=int, default=1)
+    parser.add_argument("--models", nargs="+", default=["deepfm", "two_tower"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[4096, 16384])
+    args = parser.parse_args(argv)
+    for row in epoch_rates(args.train_dir, args.parts, args.models, args.batch_sizes):
+        print(f"{row['model']:10s} batch {row['batch_size']:>6}: {row['rows']:,} rows in {row['seconds']:.1f} s, "
+              f"{row['rows_per_s'] / 1000:.0f}k rows/s, final training loss {row['loss']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

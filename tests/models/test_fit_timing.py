@@ -1,0 +1,24 @@
+"""bench/fit_timing.py: one epoch per (model, batch size) over the first part files of a train split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from bench.fit_timing import epoch_rates
+from offline.models.dataset import part_files
+
+
+def test_epoch_rates_cover_every_model_and_batch_size(sample_split: tuple[Path, Path]) -> None:
+    train_dir, _ = sample_split
+    first = part_files(train_dir)[0]
+    rows = epoch_rates(train_dir, parts=1, models=["emb_mlp", "deepfm"], batch_sizes=[256, 1024])
+    assert [(r["model"], r["batch_size"]) for r in rows] == [
+        ("emb_mlp", 256), ("emb_mlp", 1024), ("deepfm", 256), ("deepfm", 1024)
+    ]
+    n = pq.ParquetFile(first).metadata.num_rows  # only the first part file was read
+    for row in rows:
+        assert row["rows"] == n
+        assert float(row["seconds"]) > 0 and float(row["rows_per_s"]) == n / float(row["seconds"])
+        assert 0.0 < float(row["loss"]) < 5.0
