@@ -2,10 +2,10 @@
 
 Every public method is **synchronous** and may block (store round trips, FAISS, TensorFlow):
 call it from a plain ``def`` route (FastAPI runs those in its threadpool) or wrap it with
-``starlette.concurrency.run_in_threadpool``; recommendations go through
-``online.routers.deps.run_ranked``, which bounds how many run at once. The catalogue of the live version is one reference
-(``self._catalog``) replaced by a single assignment on reload, so a request that captured it
-keeps a consistent snapshot to the end.
+``starlette.concurrency.run_in_threadpool``; recommendations (API routes and web pages) go
+through ``online.routers.deps.run_ranked``, which bounds how many run at once. The catalogue of
+the live version is one reference (``self._catalog``) replaced by a single assignment on reload,
+so a request that captured it keeps a consistent snapshot to the end.
 """
 
 from __future__ import annotations

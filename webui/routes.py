@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from online.errors import NotFound, ServiceError, Unavailable
+from online.routers.deps import run_ranked
 from webui.charts import ctr_chart
 from webui.posters import placeholder_svg, poster_svg
 from webui.rendering import (
@@ -71,7 +72,7 @@ async def home(request: Request) -> HTMLResponse:
     rec_error = None
     if user_id is not None:
         try:
-            recs = await call(service.recommend, user_id, ROW_SIZE, None, True)
+            recs = await run_ranked(request, service.recommend, user_id, ROW_SIZE, None, True)
         except ServiceError as exc:
             rec_error = exc.message
     return await render(
@@ -187,7 +188,7 @@ async def user_page(request: Request, user_id: str) -> HTMLResponse:
             f"User {uid} has no ratings yet. Pick this id in the header and rate a few movies to start.",
         )
     try:
-        recs = await call(service.recommend, uid, GRID_SIZE, None, True)
+        recs = await run_ranked(request, service.recommend, uid, GRID_SIZE, None, True)
     except ServiceError as exc:
         return await _service_failure(request, exc)
     recent = await _movies_by_id(request, user.realtimePositives[:12])

@@ -68,10 +68,10 @@ def _peak_concurrency(client: TestClient, paths: list[str], method: str = "GET",
 def test_recommendations_run_at_most_rank_threads_at_once(factory_artifacts: Path, make_client, threads: int) -> None:  # type: ignore[no-untyped-def]
     client = make_client(factory_artifacts, rank_threads=threads)
     paths = [f"/api/users/{u}/recommendations?size=5" for u in range(1, 9)]
-    paths += ["/getrecforyou?id=1&size=3", "/getrecforyou?id=2&size=3"]
+    paths += ["/getrecforyou?id=1&size=3", "/getrecforyou?id=2&size=3", "/users/1", "/users/2"]
     peak, statuses = _peak_concurrency(client, paths)
     assert statuses == [200] * len(paths)
-    assert peak == threads  # ten requests in flight, never more than `threads` inside at once
+    assert peak == threads  # twelve requests in flight (API and web pages), never more than `threads` inside at once
 
 
 def test_session_recommendations_share_the_limit(factory_artifacts: Path, make_client) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -28,6 +29,7 @@ def client(tmp_path: Path) -> TestClient:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.service = FakeService(report_dir)
     app.state.experiments = FakeExperiments()
+    app.state.rank_limiter = anyio.CapacityLimiter(2)  # what online.app.create_app sets
     return TestClient(app)
 
 
