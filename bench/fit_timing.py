@@ -4,6 +4,9 @@
 fits each model from the same seed for one epoch over the first ``N`` part files of
 ``<artifacts>/work/split/train`` (the streamed input the models step uses) and prints rows/s and the
 final training loss per batch size: whether a bigger batch is a cheaper epoch, and at what loss.
+
+``--joint`` instead times the models' epochs one fit after another against one joint fit of them all
+(:func:`offline.models.train.fit_many`, what the models step does), at the first batch size.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from bench.split_parts import first_parts
 from offline.models.config import ModelConfig
 from offline.models.registry import build_model
-from offline.models.train import fit
+from offline.models.train import fit, fit_many
 from offline.params import PipelineParams
 
 
@@ -34,13 +37,35 @@ def epoch_rates(train_dir: Path, parts: int, models: list[str], batch_sizes: lis
     return rows
 
 
+def joint_vs_separate(train_dir: Path, parts: int, models: list[str], batch: int) -> dict[str, float]:
+    """``{"separate": s, "joint": s, "rows": n}``: one epoch of every model, fitted one by one vs together."""
+    import keras
+
+    params = PipelineParams(epochs=1, batch_size=batch)
+    with first_parts(train_dir, parts) as (samples, vocab):
+
+        def seeded(name: str) -> keras.Model:
+            keras.utils.set_random_seed(0)
+            return build_model(name, vocab, ModelConfig()).model
+
+        separate = sum(fit(seeded(name), samples, None, params).seconds for name in models)
+        joint = next(iter(fit_many({name: seeded(name) for name in models}, samples, None, params).values()))
+        return {"separate": separate, "joint": joint.seconds, "rows": len(samples)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("train_dir", type=Path)
     parser.add_argument("--parts", type=int, default=1)
     parser.add_argument("--models", nargs="+", default=["deepfm", "two_tower"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[4096, 16384])
+    parser.add_argument("--joint", action="store_true", help="time one joint fit against one fit per model")
     args = parser.parse_args(argv)
+    if args.joint:
+        t = joint_vs_separate(args.train_dir, args.parts, args.models, args.batch_sizes[0])
+        print(f"{len(args.models)} models, batch {args.batch_sizes[0]}, {t['rows']:,} rows: one fit each "
+              f"{t['separate']:.1f} s, one joint fit {t['joint']:.1f} s ({t['separate'] / t['joint']:.2f}x)")
+        return
     for row in epoch_rates(args.train_dir, args.parts, args.models, args.batch_sizes):
         print(f"{row['model']:10s} batch {row['batch_size']:>6}: {row['rows']:,} rows in {row['seconds']:.1f} s, "
               f"{row['rows_per_s'] / 1000:.0f}k rows/s, final training loss {row['loss']:.4f}")

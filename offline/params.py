@@ -69,6 +69,9 @@ class PipelineParams:
     # rows per training shuffle window: batches stream from Parquet, permuted within windows of this
     # many rows (~0.5 KB a row, whatever the split's size); a split smaller than that is fully shuffled
     shuffle_buffer: int = 262_144
+    # fit every model in one pass over the train split (offline.models.train.fit_many): the same updates
+    # as one fit per model, with the read, decode and per-step dispatch paid once instead of per model
+    joint_fit: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -82,6 +82,81 @@ def fit(
     return TrainResult(hist, curve.points, seconds)
 
 
+def fit_many(
+    models: Mapping[str, keras.Model],
+    train: ParquetSamples,
+    test: ParquetSamples | None,
+    params: PipelineParams,
+) -> dict[str, TrainResult]:
+    """Fit every model in ``models`` together: one streamed pass per epoch feeds them all.
+
+    The models share no weights, so the gradient of the summed loss with respect to one model's
+    weights is that model's own gradient, and Adam keeps its moments per weight: each model gets
+    the updates a fit of its own on the same batches would give. What is shared is the cost that
+    is not the models' arithmetic: reading and decoding the Parquet batches and Keras' per-step
+    dispatch, paid once instead of once per model. Each result has that model's ``loss`` / ``auc``
+    history (its binary cross-entropy, without the L2 penalty that a single fit's ``loss``
+    includes), its batch-loss curve and the joint fit's seconds (``extra["joint_with"]`` names
+    the models it was shared with).
+    """
+    from offline.models.layers import raw_inputs
+
+    if len(models) == 1:
+        name, model = next(iter(models.items()))
+        return {name: fit(model, train, test, params)}
+    names = list(models)
+    inputs = raw_inputs(train.features)
+    joint = keras.Model(inputs, {name: models[name](inputs) for name in names}, name="joint")
+    joint.compile(
+        optimizer=keras.optimizers.Adam(params.learning_rate),
+        loss={name: keras.losses.BinaryCrossentropy() for name in names},
+        metrics={name: [keras.metrics.AUC(name="auc")] for name in names},
+    )
+    # the models are compiled too, so each can be evaluated or fitted on its own afterwards
+    for model in models.values():
+        compile_model(model, params.learning_rate)
+
+    def per_model(data: Any) -> Any:
+        return data.map(lambda features, label: (features, {name: label for name in names}))
+
+    monitor = test is not None and params.epochs > 1
+    steps = int(np.ceil(len(train) / params.batch_size))
+    curves = {name: _OutputLossCurve(steps, f"{name}_loss") for name in names}
+    start = time.perf_counter()
+    history = joint.fit(
+        per_model(train.to_dataset(
+            params.batch_size, shuffle=True, seed=params.seed, shuffle_buffer=params.shuffle_buffer
+        )),
+        validation_data=per_model(test.to_dataset(max(params.batch_size, 4096))) if monitor and test else None,
+        epochs=params.epochs,
+        callbacks=list(curves.values()),
+        shuffle=False,
+        verbose=0,
+    )
+    seconds = time.perf_counter() - start
+    results = {}
+    for name in names:
+        hist = {}
+        for key, vals in history.history.items():
+            prefix, _, metric = key.partition(f"{name}_")
+            if metric and prefix in ("", "val_"):
+                hist[prefix + metric] = [float(v) for v in vals]
+        results[name] = TrainResult(hist, curves[name].points, seconds, {"joint_with": names})
+    return results
+
+
+class _OutputLossCurve(BatchLossCurve):
+    """:class:`BatchLossCurve` of one output of a joint fit (its ``<name>_loss`` log entry)."""
+
+    def __init__(self, steps_per_epoch: int, key: str) -> None:
+        super().__init__(steps_per_epoch)
+        self.key = key
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs and (batch + 1) % self.every == 0:
+            self.points.append((self._epoch + (batch + 1) / self.steps_per_epoch, float(logs[self.key])))
+
+
 class _Forward:
     """``model(features, training=False)`` as a callable object, not a function.
 

@@ -32,7 +32,7 @@ from offline.models.plots import (
 )
 from offline.models.registry import build_model
 from offline.models.stream import ParquetSamples
-from offline.models.train import TrainResult, fit, predict, predict_many
+from offline.models.train import TrainResult, fit, fit_many, predict, predict_many
 from offline.params import PipelineParams
 from sparrow import feature_spec
 from sparrow.bundle import ITEM_TOWER, TWO_TOWER_MODEL, TWO_TOWER_USER, USER_TOWER, BundleWriter
@@ -50,20 +50,16 @@ def _scalar_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if not isinstance(v, list | dict)}
 
 
-def fit_and_export(
-    name: str,
-    train: ParquetSamples,
-    test: ParquetSamples,
-    vocab: FeatureVocab,
-    params: PipelineParams,
-    out_dir: Path,
-) -> tuple[BuiltModel, dict[str, Any], TrainResult]:
-    """Build, train and export one model into ``out_dir``; ``(model, manifest entry without metrics, fit)``."""
+def build_seeded(name: str, vocab: FeatureVocab, params: PipelineParams) -> BuiltModel:
+    """The untrained model ``name``, its weights drawn from ``params.seed`` (the same whatever else is built)."""
     import keras
 
     keras.utils.set_random_seed(params.seed)
-    built = build_model(name, vocab, ModelConfig.from_extra(params.extra))
-    result = fit(built.model, train, test, params)
+    return build_model(name, vocab, ModelConfig.from_extra(params.extra))
+
+
+def export_entry(name: str, built: BuiltModel, out_dir: Path) -> dict[str, Any]:
+    """Export a trained model (and its towers) into ``out_dir``; its manifest entry without metrics."""
     started = time.perf_counter()
     entry: dict[str, Any] = {
         "feature_spec": feature_spec.feature_spec(),
@@ -74,8 +70,23 @@ def fit_and_export(
             tower: {"path": tower, **export_tower(model, out_dir / tower, TOWER_FEATURES[tower])}
             for tower, model in built.towers.items()
         }
-    log.info("model %s: fit %.1fs, export %.1fs", name, result.seconds, time.perf_counter() - started)
-    return built, entry, result
+    log.info("model %s: export %.1fs", name, time.perf_counter() - started)
+    return entry
+
+
+def fit_and_export(
+    name: str,
+    train: ParquetSamples,
+    test: ParquetSamples,
+    vocab: FeatureVocab,
+    params: PipelineParams,
+    out_dir: Path,
+) -> tuple[BuiltModel, dict[str, Any], TrainResult]:
+    """Build, train and export one model into ``out_dir``; ``(model, manifest entry without metrics, fit)``."""
+    built = build_seeded(name, vocab, params)
+    result = fit(built.model, train, test, params)
+    log.info("model %s: fit %.1fs", name, result.seconds)
+    return built, export_entry(name, built, out_dir), result
 
 
 def record_evaluation(
@@ -91,6 +102,8 @@ def record_evaluation(
     """Test metrics into ``entry`` and ``out_dir/metrics.json``; returns the run details for plots."""
     metrics = binary_metrics(y_true, y_prob)
     metrics.update(train_seconds=round(result.seconds, 2), epochs=params.epochs, n_train=n_train)
+    if "joint_with" in result.extra:  # train_seconds is then the one fit shared by all of them
+        metrics["trained_with"] = ",".join(result.extra["joint_with"])
     if "val_loss" not in result.history:  # fit skipped monitoring: the final evaluation is the only point
         result.history.update(val_loss=[metrics["logloss"]], val_auc=[metrics["roc_auc"]])
     (out_dir / METRICS_JSON).write_text(
@@ -219,9 +232,16 @@ def train_models(
     models: dict[str, BuiltModel] = {}
     fits: dict[str, TrainResult] = {}
     for name in params.models:
-        models[name], entries[name], fits[name] = fit_and_export(
-            name, train_samples, test_samples, vocab, params, writer.model_dir(name)
-        )
+        models[name] = build_seeded(name, vocab, params)
+    if params.joint_fit:
+        fits = fit_many({n: m.model for n, m in models.items()}, train_samples, test_samples, params)
+        log.info("models %s: fitted together in %.1fs", ", ".join(models), next(iter(fits.values())).seconds)
+    else:
+        for name, built in models.items():
+            fits[name] = fit(built.model, train_samples, test_samples, params)
+            log.info("model %s: fit %.1fs", name, fits[name].seconds)
+    for name, built in models.items():
+        entries[name] = export_entry(name, built, writer.model_dir(name))
     started = time.perf_counter()
     y_true, y_probs = predict_many({n: m.model for n, m in models.items()}, test_samples)
     log.info("evaluated %d models on %d test rows in %.1fs", len(models), len(y_true), time.perf_counter() - started)

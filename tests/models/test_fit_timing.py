@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from bench.fit_timing import epoch_rates
+from bench.fit_timing import epoch_rates, joint_vs_separate
 from offline.models.dataset import part_files
 
 
@@ -22,3 +22,10 @@ def test_epoch_rates_cover_every_model_and_batch_size(sample_split: tuple[Path, 
         assert row["rows"] == n
         assert float(row["seconds"]) > 0 and float(row["rows_per_s"]) == n / float(row["seconds"])
         assert 0.0 < float(row["loss"]) < 5.0
+
+
+def test_joint_vs_separate_times_both_over_the_same_rows(sample_split: tuple[Path, Path]) -> None:
+    train_dir, _ = sample_split
+    t = joint_vs_separate(train_dir, parts=1, models=["emb_mlp", "neural_cf"], batch=512)
+    assert t["rows"] == pq.ParquetFile(part_files(train_dir)[0]).metadata.num_rows
+    assert t["separate"] > 0 and t["joint"] > 0
