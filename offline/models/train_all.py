@@ -74,21 +74,6 @@ def export_entry(name: str, built: BuiltModel, out_dir: Path) -> dict[str, Any]:
     return entry
 
 
-def fit_and_export(
-    name: str,
-    train: ParquetSamples,
-    test: ParquetSamples,
-    vocab: FeatureVocab,
-    params: PipelineParams,
-    out_dir: Path,
-) -> tuple[BuiltModel, dict[str, Any], TrainResult]:
-    """Build, train and export one model into ``out_dir``; ``(model, manifest entry without metrics, fit)``."""
-    built = build_seeded(name, vocab, params)
-    result = fit(built.model, train, test, params)
-    log.info("model %s: fit %.1fs", name, result.seconds)
-    return built, export_entry(name, built, out_dir), result
-
-
 def record_evaluation(
     name: str,
     entry: dict[str, Any],
@@ -135,7 +120,9 @@ def train_one(
 
     Returns ``(trained model, manifest entry, run details for plots)``.
     """
-    built, entry, result = fit_and_export(name, train, test, vocab, params, out_dir)
+    built = build_seeded(name, vocab, params)
+    result = fit(built.model, train, test, params)
+    entry = export_entry(name, built, out_dir)
     y_true, y_prob = predict(built.model, test)
     return built, entry, record_evaluation(name, entry, result, y_true, y_prob, len(train), params, out_dir)
 
