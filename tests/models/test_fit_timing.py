@@ -24,6 +24,17 @@ def test_epoch_rates_cover_every_model_and_batch_size(sample_split: tuple[Path, 
         assert 0.0 < float(row["loss"]) < 5.0
 
 
+def test_epoch_rates_cross_learning_rates_and_report_test_auc(sample_split: tuple[Path, Path]) -> None:
+    train_dir, test_dir = sample_split
+    rows = epoch_rates(train_dir, 1, ["emb_mlp"], [512], learning_rates=[1e-3, 3e-3], test_dir=test_dir)
+    assert [(r["batch_size"], r["learning_rate"]) for r in rows] == [(512, 1e-3), (512, 3e-3)]
+    for row in rows:
+        assert 0.0 <= float(row["test_auc"]) <= 1.0
+    # a different learning rate is a different fit, not the same numbers twice
+    assert rows[0]["loss"] != rows[1]["loss"]
+    assert "test_auc" not in epoch_rates(train_dir, 1, ["emb_mlp"], [512])[0]
+
+
 def test_joint_vs_separate_times_both_over_the_same_rows(sample_split: tuple[Path, Path]) -> None:
     train_dir, _ = sample_split
     t = joint_vs_separate(train_dir, parts=1, models=["emb_mlp", "neural_cf"], batch=512)
