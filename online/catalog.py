@@ -30,6 +30,26 @@ RATING_PRIOR_COUNT = 10  # damped mean: a movie needs ratings before its average
 USER_VECTOR_CACHE = 4096
 
 
+def dense_lookup(ids: np.ndarray) -> np.ndarray:
+    """``lookup[movieId]`` = the row of that movie in ``ids``, -1 where absent.
+
+    MovieLens ids are dense enough (ML-25M: 62k movies below id 210k) that one int64 per possible
+    id is a few MB at most, and it turns per-request dict lookups in Python loops into one gather.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    rows = np.flatnonzero(ids >= 0)  # ingestion quarantines negative ids; never let one wrap around
+    lookup = np.full(int(ids[rows].max()) + 1 if len(rows) else 0, -1, dtype=np.int64)
+    lookup[ids[rows]] = rows
+    return lookup
+
+
+def rows_in(lookup: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
+    """Rows of ``movie_ids`` under ``lookup`` (:func:`dense_lookup`), in order, the absent ones left out."""
+    ids = movie_ids[(movie_ids >= 0) & (movie_ids < len(lookup))]
+    rows = lookup[ids]
+    return rows[rows >= 0]
+
+
 def _opt_int(value: Any) -> int | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -77,6 +97,7 @@ class Catalog:
             self.movies[movie.movieId] = movie
         self.movie_ids = np.array([int(m) for m in frame["movieId"]], dtype=np.int64)
         self.row_of = {int(m): i for i, m in enumerate(self.movie_ids)}
+        self.row_lookup = dense_lookup(self.movie_ids)
         table = {c: frame[c].tolist() for c in MOVIE_TABLE_COLUMNS if c in frame.columns}
         for column in ("year", "avgRating", "ratingCount", "ratingStddev"):
             table.setdefault(column, [None] * len(frame))
@@ -109,6 +130,7 @@ class Catalog:
         self.emb_row: dict[str, dict[int, int]] = {
             name: {int(i): r for r, i in enumerate(ids)} for name, (ids, _) in self.embeddings.items()
         }
+        self.emb_lookup = {name: dense_lookup(ids) for name, (ids, _) in self.embeddings.items()}
         self.similar = data.similar
         self.model_names = sorted(self.manifest.get("models", {}))
         models_root = self.bundle_dir / MODELS_DIR if self.bundle_dir is not None else None
@@ -165,8 +187,11 @@ class Catalog:
         return np.mean(vectors, axis=0).astype(np.float32) if vectors else None
 
     def rows(self, movie_ids: list[int]) -> np.ndarray:
-        """Catalogue rows of ``movie_ids`` (in that order)."""
-        return np.fromiter((self.row_of[m] for m in movie_ids), dtype=np.int64, count=len(movie_ids))
+        """Catalogue rows of ``movie_ids`` (in that order); KeyError for a movie not in the catalogue."""
+        rows = rows_in(self.row_lookup, np.asarray(movie_ids, dtype=np.int64))
+        if len(rows) != len(movie_ids):
+            raise KeyError(f"movies not in catalogue {self.version}: {sorted(set(movie_ids) - set(self.row_of))[:5]}")
+        return rows
 
     def movie_columns(self, movie_ids: list[int]) -> dict[str, np.ndarray]:
         """Model movie features of ``movie_ids`` (in that order)."""

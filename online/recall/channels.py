@@ -8,14 +8,15 @@ is deterministic and testable; the service runs the channels whose quota is posi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import islice
 from typing import Any
 
 import numpy as np
 
-from online.catalog import Catalog
+from online.catalog import Catalog, rows_in
 from online.store.base import UserState
 from sparrow.bundle import GENRE_LIST, ITEMCF_LIST, TWO_TOWER_USER, user_embedding_name
 from sparrow.feature_spec import USER_GENRES
@@ -44,17 +45,20 @@ class RecallContext:
     # seen lately (recent offline ratings + nearline history): never shown, even to fill a short list
     recent: set[int] = field(default_factory=set)
 
-    def over_fetch(self, k: int) -> int:
-        """How many to ask for so ``k`` remain after filtering the seen ones (never past the catalogue)."""
-        return min(k + len(self.exclude), max(k, len(self.catalog.movies)))
+    @cached_property
+    def exclude_ids(self) -> np.ndarray:
+        """``exclude`` as an int64 array, built once per request for the channels that mask rows."""
+        return np.fromiter(self.exclude, dtype=np.int64, count=len(self.exclude))
 
-    def excluded_rows(self, row_of: Mapping[int, int]) -> np.ndarray:
-        """Rows, in an index whose row of a movie is ``row_of[movieId]``, of the movies not to recall.
+    def excluded_rows(self, lookup: np.ndarray) -> np.ndarray:
+        """Rows, in an index whose row of a movie is ``lookup[movieId]`` (:func:`online.catalog.dense_lookup`),
+        of the movies not to recall.
 
-        Channels that score a whole matrix mask these rows before their top-k, so they return
-        ``k`` unseen movies instead of over-fetching ``k + |seen|`` for the merge to filter.
+        Channels that score a whole matrix mask these rows before their top-k (and the ANN channel
+        hands them to FAISS), so they return ``k`` unseen movies instead of over-fetching
+        ``k + |seen|`` for the merge to filter.
         """
-        return np.fromiter((r for m in self.exclude if (r := row_of.get(m)) is not None), dtype=np.int64)
+        return rows_in(lookup, self.exclude_ids)
 
 
 Channel = Callable[[RecallContext, int], list[tuple[int, float]]]
@@ -83,10 +87,9 @@ def embedding_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
     vec = user_vector(ctx, name)
     if vec is None:
         return []
-    ids, scores = ctx.catalog.ann(name, ctx.ann_index).search(vec, ctx.over_fetch(k))
-    # the index cannot skip the seen movies, so it over-fetches; they are dropped here in one numpy call
-    keep = np.flatnonzero(~np.isin(ids, np.fromiter(ctx.exclude, np.int64, len(ctx.exclude))))[:k]
-    return _pairs(ids[keep], scores[keep])
+    index = ctx.catalog.ann(name, ctx.ann_index)
+    ids, scores = index.search(vec, k, ctx.excluded_rows(ctx.catalog.emb_lookup[name]))
+    return _pairs(ids, scores)
 
 
 def item2item_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
@@ -119,7 +122,7 @@ def als_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
         if not rows:
             return []
         vec = raw[rows].mean(axis=0)
-    return _top_dot(ids, raw, vec, k, ctx.excluded_rows(ctx.catalog.emb_row[ALS_ITEM]))
+    return _top_dot(ids, raw, vec, k, ctx.excluded_rows(ctx.catalog.emb_lookup[ALS_ITEM]))
 
 
 def two_tower_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
@@ -135,7 +138,7 @@ def two_tower_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
         vec = ctx.catalog.user_tower_vector(ctx.user_features)
     if vec is None or vec.shape[0] != item_vectors.shape[1]:
         return []
-    return _top_dot(ids, item_vectors, vec, k, ctx.excluded_rows(ctx.catalog.row_of))
+    return _top_dot(ids, item_vectors, vec, k, ctx.excluded_rows(ctx.catalog.row_lookup))
 
 
 def top_genres(ctx: RecallContext, n: int = 3) -> list[str]:

@@ -8,6 +8,7 @@ and its fused score is the sum of reciprocal ranks (RRF) over the channels that 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,10 +29,18 @@ def take_quota(
     items: Iterable[tuple[int, float]], quota: int, exclude: set[int], allowed: Container[int] | None = None
 ) -> list[tuple[int, float]]:
     """The first ``quota`` items of a channel that are not excluded (and are ``allowed``), each movie once."""
+    if quota <= 0:
+        return []
+    if not isinstance(items, Sequence):
+        items = list(items)  # read twice below
+    head = list(items[:quota])
+    # the channels filter the seen movies themselves, so the head is nearly always the answer: checked
+    # with set operations in C instead of three membership tests per movie in Python
+    head_ids = {movie_id for movie_id, _ in head}
+    if len(head_ids) == len(head) and head_ids.isdisjoint(exclude) and _all_allowed(head_ids, allowed):
+        return head
     out: list[tuple[int, float]] = []
     seen: set[int] = set()
-    if quota <= 0:
-        return out
     for movie_id, score in items:
         if movie_id in exclude or movie_id in seen or (allowed is not None and movie_id not in allowed):
             continue
@@ -40,6 +49,16 @@ def take_quota(
         if len(out) >= quota:
             break
     return out
+
+
+def _all_allowed(ids: set[int], allowed: Container[int] | None) -> bool:
+    if allowed is None:
+        return True
+    if isinstance(allowed, Mapping):
+        return allowed.keys() >= ids
+    if isinstance(allowed, AbstractSet):
+        return ids <= allowed
+    return all(movie_id in allowed for movie_id in ids)
 
 
 def merge_channels(

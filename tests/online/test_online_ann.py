@@ -29,3 +29,27 @@ def test_k_beyond_catalogue(kind: str) -> None:
     matrix = np.eye(4, dtype=np.float32)
     found, _ = build_index(np.array([1, 2, 3, 4]), matrix, kind).search(np.array([1, 0, 0, 0], np.float32), 10)
     assert found[0] == 1 and len(found) <= 4
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "lsh"])
+def test_excluded_rows_never_come_back_and_k_unseen_do(kind: str) -> None:
+    """The seen filter inside the search: ``k`` results, none excluded, the best of the rest first."""
+    rng = np.random.default_rng(2)
+    matrix = rng.normal(size=(400, 8)).astype(np.float32)
+    ids = np.arange(5000, 5400)
+    index = build_index(ids, matrix, kind)
+    query = matrix[0]
+    exact = np.argsort(-(normalise(matrix) @ normalise(query.reshape(1, -1))[0]))
+    excluded = np.sort(exact[:150])  # the 150 nearest rows, so a search that ignored them would return them
+    found, scores = index.search(query, 30, excluded)
+    assert len(found) == 30 and not set(found) & set(ids[excluded])
+    assert list(scores) == sorted(scores, reverse=True)
+    if kind == "flat":
+        assert list(found) == list(ids[exact[150:180]])
+
+
+def test_excluding_nearly_everything_returns_what_is_left() -> None:
+    index = build_index(np.array([1, 2, 3, 4]), np.eye(4, dtype=np.float32), "flat")
+    found, _ = index.search(np.array([1, 0, 0, 0], np.float32), 10, np.array([0, 1, 2]))
+    assert list(found) == [4]
+    assert len(index.search(np.array([1, 0, 0, 0], np.float32), 10, np.arange(4))[0]) == 0

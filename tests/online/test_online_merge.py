@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from online.recall.merge import contributions, effective_quotas, merge_channels, take_quota
+
+
+def _take_quota_reference(items: Iterable[tuple[int, float]], quota: int, exclude: set[int],
+                          allowed: Container[int] | None) -> list[tuple[int, float]]:
+    out: list[tuple[int, float]] = []
+    for movie_id, score in items:
+        fresh = movie_id not in exclude and movie_id not in {m for m, _ in out}
+        if len(out) < quota and fresh and (allowed is None or movie_id in allowed):
+            out.append((movie_id, score))
+    return out
 
 
 def test_take_quota_skips_excluded_and_duplicates() -> None:
     items = [(1, 0.9), (2, 0.8), (1, 0.7), (3, 0.6), (4, 0.5)]
     assert take_quota(items, 2, exclude={2}) == [(1, 0.9), (3, 0.6)]
     assert take_quota(items, 0, exclude=set()) == []
+
+
+@given(
+    ids=st.lists(st.integers(0, 30), max_size=40),
+    quota=st.integers(0, 45),
+    exclude=st.sets(st.integers(0, 30), max_size=10),
+    allowed=st.none() | st.sets(st.integers(0, 30), min_size=20),
+    kind=st.sampled_from(["set", "dict", "list"]),
+    as_iterator=st.booleans(),
+)
+def test_take_quota_matches_the_item_by_item_rule(ids: list[int], quota: int, exclude: set[int],
+                                                  allowed: set[int] | None, kind: str, as_iterator: bool) -> None:
+    """The set-operation fast path gives exactly the item-by-item answer, for every container and input shape."""
+    items = [(m, float(i)) for i, m in enumerate(ids)]
+    container: Container[int] | None = allowed
+    if allowed is not None and kind == "dict":
+        container = dict.fromkeys(allowed, object())
+    elif allowed is not None and kind == "list":
+        container = sorted(allowed)
+    got = take_quota(iter(items) if as_iterator else items, quota, exclude, container)
+    assert got == _take_quota_reference(items, quota, exclude, allowed)
 
 
 def test_merge_dedupes_and_remembers_channels() -> None:

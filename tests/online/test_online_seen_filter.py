@@ -84,12 +84,6 @@ def test_a_user_who_rated_almost_everything_gets_a_full_list_without_recent_movi
     assert len(got) == 6 and not set(got) & set(range(1, 12))
 
 
-def test_over_fetch_asks_past_the_seen_movies_but_not_past_the_catalogue() -> None:
-    ctx = pipeline.build_context(_tiny_catalog(100), UserState(5, snapshot={"ratedMovies": list(range(1, 41))}), "flat")
-    assert ctx.over_fetch(10) == 50
-    assert ctx.over_fetch(80) == 100
-
-
 def test_every_channel_returns_its_quota_of_unseen_movies(service: Any) -> None:
     """Each channel drops the seen movies itself (matrix channels mask them before their top-k)."""
     from online.recall.channels import CHANNELS
