@@ -98,15 +98,19 @@ def item2item_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
     if name is None:
         return []
     lists = ctx.catalog.similar[name]
-    scores: dict[int, float] = {}
-    exclude = ctx.exclude
-    for rank, seed in enumerate(ctx.positives[:ITEM2ITEM_SEEDS]):
-        ids, sims = lists.get(seed, ([], []))
-        weight = 1.0 / (1 + rank)
-        for movie_id, sim in zip(ids, sims, strict=False):
-            if movie_id not in exclude:
-                scores[movie_id] = scores.get(movie_id, 0.0) + weight * float(sim)
-    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    seeds = [lists.get(seed, ([], [])) for seed in ctx.positives[:ITEM2ITEM_SEEDS]]
+    lengths = [len(ids) for ids, _ in seeds]
+    if not sum(lengths):
+        return []
+    ids = np.fromiter((m for seed_ids, _ in seeds for m in seed_ids), dtype=np.int64, count=sum(lengths))
+    sims = np.fromiter((x for _, seed_sims in seeds for x in seed_sims), dtype=np.float64, count=sum(lengths))
+    weighted = np.repeat(1.0 / (1 + np.arange(len(seeds))), lengths) * sims
+    keep = ~np.isin(ids, ctx.exclude_ids)
+    movies, inverse = np.unique(ids[keep], return_inverse=True)
+    # summed in seed order, as adding seed by seed would; best first, ties by movieId
+    scores = np.bincount(inverse, weights=weighted[keep], minlength=len(movies))
+    top = np.lexsort((movies, -scores))[:k]
+    return _pairs(movies[top], scores[top])
 
 
 def als_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:

@@ -47,6 +47,33 @@ def test_take_quota_matches_the_item_by_item_rule(ids: list[int], quota: int, ex
     assert got == _take_quota_reference(items, quota, exclude, allowed)
 
 
+def _merge_reference(results: dict[str, list[tuple[int, float]]], quotas: dict[str, int], exclude: set[int],
+                     max_candidates: int) -> list[tuple[int, float, list[str]]]:
+    fused: dict[int, float] = {}
+    channels: dict[int, list[str]] = {}
+    for channel, items in results.items():
+        for rank, (movie_id, _) in enumerate(_take_quota_reference(items, quotas.get(channel, 0), exclude, None)):
+            fused[movie_id] = fused.get(movie_id, 0.0) + 1.0 / (60 + rank + 1)
+            channels.setdefault(movie_id, []).append(channel)
+    best = sorted(fused, key=lambda m: (-fused[m], m))[:max_candidates]
+    return [(m, fused[m], channels[m]) for m in best]
+
+
+@given(
+    results=st.dictionaries(st.sampled_from(["embedding", "item2item", "als", "genre", "popular"]),
+                            st.lists(st.tuples(st.integers(0, 40), st.floats(0, 1)), max_size=30), max_size=5),
+    quota=st.integers(0, 20),
+    exclude=st.sets(st.integers(0, 40), max_size=8),
+    cap=st.integers(1, 60),
+)
+def test_merge_matches_channel_by_channel_fusion(results: dict[str, list[tuple[int, float]]], quota: int,
+                                                 exclude: set[int], cap: int) -> None:
+    """The vectorised fusion: same movies, bit-identical scores, same order and channel lists."""
+    quotas = {name: quota + i for i, name in enumerate(results)}
+    merged = merge_channels(results, quotas, exclude, cap)
+    assert [(c.movie_id, c.score, c.channels) for c in merged] == _merge_reference(results, quotas, exclude, cap)
+
+
 def test_merge_dedupes_and_remembers_channels() -> None:
     results = {"embedding": [(1, 0.9), (2, 0.8), (3, 0.7)], "item2item": [(2, 5.0), (4, 4.0)], "popular": [(9, 1.0)]}
     merged = merge_channels(results, {"embedding": 3, "item2item": 2, "popular": 1}, exclude={3}, max_candidates=10)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from online import pipeline
-from online.recall.channels import CHANNELS, genre_channel, popular_channel, top_genres
+from online.recall.channels import (
+    CHANNELS,
+    RecallContext,
+    genre_channel,
+    item2item_channel,
+    popular_channel,
+    top_genres,
+)
+from online.store.base import UserState
 from sparrow.feature_spec import serving_batch
 
 
@@ -121,3 +131,21 @@ def test_packed_scoring_equals_the_signature_call(service) -> None:  # type: ign
     ranker = cat.rankers.get("deepfm")
     assert not np.allclose(ranker.score_rows(other.user_features, rows, cat.feature_arrays),
                            ranker.score_rows(ctx.user_features, rows, cat.feature_arrays))
+    # the user tensors are cached by value: users scored in turn, twice, never get another's inputs
+    users = [pipeline.build_context(cat, service._user_state(cat, u), "hnsw").user_features
+             for u in service.sample_user_ids(6)]
+    for features in users * 2:
+        generic = ranker.score(batch_for_rows(features, rows, cat.feature_arrays))
+        assert np.allclose(ranker.score_rows(features, rows, cat.feature_arrays), generic, atol=1e-6)
+
+
+def test_item2item_sums_seed_weighted_similarities_without_the_seen() -> None:
+    """Newest seed weighs 1, the next 1/2; seen movies never come back; ties go to the smaller movieId."""
+    similar = {"itemcf": {10: ([1, 2, 3, 5], [0.9, 0.5, 0.4, 0.2]), 20: ([2, 4, 1, 6], [0.8, 0.7, 0.1, 0.4])}}
+    catalog = SimpleNamespace(similar=similar)
+    ctx = RecallContext(catalog, UserState(1), positives=[10, 20, 99], exclude={3})  # type: ignore[arg-type]
+    got = item2item_channel(ctx, 4)
+    assert [m for m, _ in got] == [1, 2, 4, 5]  # 5 (0.2) and 6 (0.4 / 2) tie: 5 first
+    assert got[0][1] == pytest.approx(0.9 + 0.1 / 2) and got[1][1] == pytest.approx(0.5 + 0.8 / 2)
+    assert len(item2item_channel(ctx, 10)) == 5 and all(m != 3 for m, _ in item2item_channel(ctx, 10))
+    assert item2item_channel(RecallContext(catalog, UserState(1), positives=[99], exclude=set()), 5) == []  # type: ignore[arg-type]
