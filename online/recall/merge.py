@@ -18,7 +18,8 @@ RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009)
 
 @dataclass(slots=True)
 class Candidate:
-    """A recalled movie: fused recall score and the channels that brought it (in channel order)."""
+    """A recalled movie: fused recall score and the channels that brought it (in channel order; read-only,
+    as candidates of one merge share these lists)."""
 
     movie_id: int
     score: float = 0.0
@@ -97,8 +98,9 @@ def merge_channels(
     # best fused score first, ties by movieId: the order of sorted(key=(-score, movieId))
     order = np.lexsort((movies, -fused))[:max_candidates]
     id_list, score_list, bit_list = movies[order].tolist(), fused[order].tolist(), bits[order].tolist()
+    # candidates brought by the same channels share one list (nothing mutates it; responses copy it)
     channel_lists = {b: [name for i, name in enumerate(names) if b >> i & 1] for b in set(bit_list)}
-    return [Candidate(m, f, channel_lists[b].copy()) for m, f, b in zip(id_list, score_list, bit_list, strict=True)]
+    return [Candidate(m, f, channel_lists[b]) for m, f, b in zip(id_list, score_list, bit_list, strict=True)]
 
 
 def contributions(candidates: Sequence[Candidate]) -> dict[str, int]:
