@@ -5,6 +5,10 @@ For real recall outputs of sampled users, every ranking model scores the same ca
 ``generic`` (build the 24 named arrays and call ``serving_default``, the previous path) and
 ``signature only`` (the signature call with inputs already converted: the model's own cost). The
 whole ``recommend()`` is timed too. Interleaved repeats and medians, ratios within the same run.
+
+A second table times one request's stages over many users in turn (each user once a pass, as a
+service meets them, so no stage runs on caches warmed by the same user's previous call): the
+figures behind the README's per-request cost of recall and ranking.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,4 +83,40 @@ def run(artifacts: Path | None, quick: bool) -> Section:
     notes = [f"{len(users)} users x {repeats} interleaved repeats each, in one process with the FileStore; "
              "packed = the service's path, generic = 24 named arrays through `serving_default` (the previous "
              "path), signature only = the model's own cost with inputs already converted."]
-    return Section("Ranking paths", tables=[table], notes=notes)
+    model, stages, n_users = _stage_ms(service, settings, "deepfm" if "deepfm" in cat.model_names else None, quick)
+    stage_table = Table(["stage", "mean ms"], [[k, f"{v:.3f}"] for k, v in stages.items()],
+                        title=f"One recommendation's stages ({model}), {n_users} users in turn")
+    notes.append("Stages: `user state` (store read), `context` (user features + seen set), `recall` (every "
+                 "channel + merge), `rank` (one model call on the candidates + sort), and the whole "
+                 "`recommend()` (the four plus the response), each the mean over two passes of the users.")
+    return Section("Ranking paths", tables=[table, stage_table], notes=notes)
+
+
+def _stage_ms(service: Any, settings: Any, model: str | None, quick: bool) -> tuple[str, dict[str, float], int]:
+    """The model, mean ms per stage of ``recommend()`` over sampled users in turn, and how many users.
+
+    Three passes over the users; the first only warms (indexes, traced functions) and is not counted.
+    """
+    from online import pipeline
+
+    cat = service.catalog()
+    chosen = model or pipeline.choose_model(cat, None, None, settings.default_model)
+    users = service.sample_user_ids(20 if quick else 400)
+    totals = dict.fromkeys(("user state", "context", "recall", "rank", "recommend()"), 0.0)
+    for lap_no in range(3):
+        for user_id in users:
+            t0 = time.perf_counter()
+            state = service._user_state(cat, user_id)
+            t1 = time.perf_counter()
+            ctx = pipeline.build_context(cat, state, settings.ann_index)
+            t2 = time.perf_counter()
+            candidates = pipeline.recall(ctx, settings.recall_quotas, settings.max_candidates, 20)
+            t3 = time.perf_counter()
+            pipeline.rank(cat, ctx, candidates, chosen)
+            t4 = time.perf_counter()
+            service.recommend(user_id, 20, chosen)
+            t5 = time.perf_counter()
+            if lap_no:
+                for key, dt in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+                    totals[key] += dt
+    return chosen, {k: v / (2 * max(len(users), 1)) * 1000 for k, v in totals.items()}, len(users)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,9 @@ def test_quick_bench_writes_every_table(tmp_path: Path) -> None:
     # every recommender of the quality table has a numeric Recall@10
     assert "| ease |" in text and "| popularity |" in text
     assert "| service: deepfm" in text
-    assert "| deepfm |" in text.split("## Ranking paths")[1].split("## ")[0]  # a measured row per model
+    ranking = text.split("## Ranking paths")[1].split("## ")[0]
+    assert "| deepfm |" in ranking  # a measured row per model
+    stages = dict(re.findall(r"^\| (user state|context|recall|rank|recommend\(\)) \| ([0-9.]+) \|$", ranking, re.M))
+    assert len(stages) == 5 and float(stages["recommend()"]) > float(stages["rank"]) > 0, ranking
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "img" / "bench-ann.png").is_file()
