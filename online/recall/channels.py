@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from online.catalog import Catalog, rows_in
+from online.ranking.blend import blended_order
 from online.store.base import UserState
 from sparrow.bundle import GENRE_LIST, ITEMCF_LIST, TWO_TOWER_USER, user_embedding_name
 from sparrow.feature_spec import USER_GENRES
@@ -108,8 +109,8 @@ def item2item_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
     keep = ~np.isin(ids, ctx.exclude_ids)
     movies, inverse = np.unique(ids[keep], return_inverse=True)
     # summed in seed order, as adding seed by seed would; best first, ties by movieId
-    scores = np.bincount(inverse, weights=weighted[keep], minlength=len(movies))
-    top = np.lexsort((movies, -scores))[:k]
+    scores = np.bincount(inverse, weights=weighted[keep])
+    top = blended_order(movies, scores)[:k]
     return _pairs(movies[top], scores[top])
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from online.ranking.blend import blended_order
+
 RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009)
 
 
@@ -95,8 +97,7 @@ def merge_channels(
     # channel; a movie is at most once per channel, so the summed bits are the set of its channels
     fused = np.bincount(inverse, weights=1.0 / (RRF_K + ranks + 1))
     bits = np.bincount(inverse, weights=channel_bit).astype(np.int64)
-    # best fused score first, ties by movieId: the order of sorted(key=(-score, movieId))
-    order = np.lexsort((movies, -fused))[:max_candidates]
+    order = blended_order(movies, fused)[:max_candidates]  # best fused score first, ties by movieId
     id_list, score_list, bit_list = movies[order].tolist(), fused[order].tolist(), bits[order].tolist()
     # candidates brought by the same channels share one list (nothing mutates it; responses copy it)
     channel_lists = {b: [name for i, name in enumerate(names) if b >> i & 1] for b in set(bit_list)}
