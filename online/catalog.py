@@ -50,6 +50,13 @@ def rows_in(lookup: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
     return rows[rows >= 0]
 
 
+def row_at(lookup: np.ndarray, movie_id: int) -> int | None:
+    """The row of one movie under ``lookup`` (:func:`dense_lookup`), None where absent."""
+    if 0 <= movie_id < len(lookup) and (row := int(lookup[movie_id])) >= 0:
+        return row
+    return None
+
+
 def _opt_int(value: Any) -> int | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -96,7 +103,6 @@ class Catalog:
             )
             self.movies[movie.movieId] = movie
         self.movie_ids = np.array([int(m) for m in frame["movieId"]], dtype=np.int64)
-        self.row_of = {int(m): i for i, m in enumerate(self.movie_ids)}
         self.row_lookup = dense_lookup(self.movie_ids)
         table = {c: frame[c].tolist() for c in MOVIE_TABLE_COLUMNS if c in frame.columns}
         for column in ("year", "avgRating", "ratingCount", "ratingStddev"):
@@ -127,9 +133,6 @@ class Catalog:
         }
         # raw (unnormalised) matrices: ALS scores are dot products, where item norms matter
         self.raw_embeddings = {name: np.asarray(mat, np.float32) for name, (_, mat) in data.item_embeddings.items()}
-        self.emb_row: dict[str, dict[int, int]] = {
-            name: {int(i): r for r, i in enumerate(ids)} for name, (ids, _) in self.embeddings.items()
-        }
         self.emb_lookup = {name: dense_lookup(ids) for name, (ids, _) in self.embeddings.items()}
         self.similar = data.similar
         self.model_names = sorted(self.manifest.get("models", {}))
@@ -173,12 +176,14 @@ class Catalog:
     def search_titles(self, query: str, limit: int) -> list[Movie]:
         """Case-insensitive title substring search, most-rated first."""
         q = query.lower().strip()
-        hits = [self._title_ids[i] for i, t in enumerate(self._titles) if q in t]
-        hits.sort(key=lambda i: (not self._titles[self.row_of[i]].startswith(q), -self.movies[i].ratingCount, i))
-        return [self.movies[i] for i in hits[:limit]]
+        hits = [i for i, t in enumerate(self._titles) if q in t]
+        ids = self._title_ids
+        hits.sort(key=lambda i: (not self._titles[i].startswith(q), -self.movies[ids[i]].ratingCount, ids[i]))
+        return [self.movies[ids[i]] for i in hits[:limit]]
 
     def vector(self, embedding: str, movie_id: int) -> np.ndarray | None:
-        row = self.emb_row.get(embedding, {}).get(movie_id)
+        lookup = self.emb_lookup.get(embedding)
+        row = None if lookup is None else row_at(lookup, movie_id)
         return None if row is None else self.embeddings[embedding][1][row]
 
     def mean_vector(self, embedding: str, movie_ids: list[int]) -> np.ndarray | None:
@@ -190,7 +195,8 @@ class Catalog:
         """Catalogue rows of ``movie_ids`` (in that order); KeyError for a movie not in the catalogue."""
         rows = rows_in(self.row_lookup, np.asarray(movie_ids, dtype=np.int64))
         if len(rows) != len(movie_ids):
-            raise KeyError(f"movies not in catalogue {self.version}: {sorted(set(movie_ids) - set(self.row_of))[:5]}")
+            missing = sorted({m for m in movie_ids if row_at(self.row_lookup, m) is None})
+            raise KeyError(f"movies not in catalogue {self.version}: {missing[:5]}")
         return rows
 
     def movie_columns(self, movie_ids: list[int]) -> dict[str, np.ndarray]:

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 RECALL_SCORE = "recall_score"  # the "model" reported when candidates keep their fused recall order
 
 
-@dataclass
+@dataclass(slots=True)
 class Ranked:
     candidate: Candidate
     score: float

@@ -123,8 +123,8 @@ def als_channel(ctx: RecallContext, k: int) -> list[tuple[int, float]]:
     vec = ctx.user.embeddings.get(ALS_USER)
     if vec is None or vec.shape[-1] != raw.shape[1]:
         # nearline-only users have no factors yet: fold in the positives' item factors
-        rows = [r for m in ctx.positives if (r := ctx.catalog.emb_row[ALS_ITEM].get(m)) is not None]
-        if not rows:
+        rows = rows_in(ctx.catalog.emb_lookup[ALS_ITEM], np.asarray(ctx.positives, dtype=np.int64))
+        if not len(rows):
             return []
         vec = raw[rows].mean(axis=0)
     return _top_dot(ids, raw, vec, k, ctx.excluded_rows(ctx.catalog.emb_lookup[ALS_ITEM]))

@@ -7,9 +7,11 @@ and its fused score is the sum of reciprocal ranks (RRF) over the channels that 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 
@@ -106,11 +108,7 @@ def merge_channels(
 
 def contributions(candidates: Sequence[Candidate]) -> dict[str, int]:
     """How many candidates each channel brought (a movie brought by two channels counts for both)."""
-    counts: dict[str, int] = {}
-    for cand in candidates:
-        for channel in cand.channels:
-            counts[channel] = counts.get(channel, 0) + 1
-    return counts
+    return dict(Counter(chain.from_iterable(cand.channels for cand in candidates)))
 
 
 def effective_quotas(base: Mapping[str, int], override: Mapping[str, int] | None) -> dict[str, int]:

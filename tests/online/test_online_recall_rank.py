@@ -149,3 +149,29 @@ def test_item2item_sums_seed_weighted_similarities_without_the_seen() -> None:
     assert got[0][1] == pytest.approx(0.9 + 0.1 / 2) and got[1][1] == pytest.approx(0.5 + 0.8 / 2)
     assert len(item2item_channel(ctx, 10)) == 5 and all(m != 3 for m, _ in item2item_channel(ctx, 10))
     assert item2item_channel(RecallContext(catalog, UserState(1), positives=[99], exclude=set()), 5) == []  # type: ignore[arg-type]
+
+
+def test_als_folds_in_the_positives_of_a_nearline_only_user(service) -> None:  # type: ignore[no-untyped-def]
+    from online.recall.channels import ALS_ITEM
+
+    cat = service.catalog()
+    ids, _ = cat.embeddings[ALS_ITEM]
+    liked = [int(m) for m in ids[:3]]
+    ctx = pipeline.build_context(cat, UserState(77777777, rt_history=liked), "flat")
+    got = CHANNELS["als"](ctx, 10)
+    # the fold-in vector is the mean of the liked movies' raw factors; the liked ones are never recalled
+    raw = cat.raw_embeddings[ALS_ITEM]
+    scores = raw @ raw[:3].mean(axis=0)
+    scores[:3] = -np.inf
+    want = [int(ids[i]) for i in np.argsort(-scores, kind="stable")[:10]]
+    assert [m for m, _ in got] == want
+    # a user whose positives have no ALS factor gets nothing from the channel (and no error)
+    ctx = pipeline.build_context(cat, UserState(77777778, rt_history=[-5, 10**9]), "flat")
+    assert CHANNELS["als"](ctx, 10) == []
+
+
+def test_row_at_matches_the_dense_lookup() -> None:
+    from online.catalog import dense_lookup, row_at
+
+    lookup = dense_lookup(np.array([7, 3, 12], dtype=np.int64))
+    assert [row_at(lookup, m) for m in (7, 3, 12, 0, 5, 13, -1, 10**9)] == [0, 1, 2, None, None, None, None, None]
