@@ -1,15 +1,23 @@
-"""A closed-loop HTTP load generator (asyncio + httpx) that always stops by itself.
+"""HTTP load generators (asyncio + httpx), closed and open loop, that always stop by themselves.
 
-``concurrency`` workers each send one request, wait for the answer and send the next, until either
-``max_requests`` have been sent or ``max_seconds`` have passed — whichever comes first — so a run is
-bounded in both count and time even when the server hangs (each request also has a timeout). Only
-loopback addresses are accepted: this tool must never load anything but a local server.
+Closed loop (:func:`run_load`): ``concurrency`` workers each send one request, wait for the answer and
+send the next, until either ``max_requests`` have been sent or ``max_seconds`` have passed — whichever
+comes first — so a run is bounded in both count and time even when the server hangs (each request also
+has a timeout). Its latency is tied to its throughput (Little's law: mean latency = concurrency / RPS).
+
+Open loop (:func:`run_open_loop`): requests arrive at a fixed offered rate (Poisson arrivals, seeded),
+whatever the server does, with at most ``concurrency`` in flight; a request's latency counts from its
+scheduled arrival, so time spent queued behind a slow server is included (no coordinated omission).
+This is how a latency objective at a given load is measured.
+
+Only loopback addresses are accepted: this tool must never load anything but a local server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +58,7 @@ class LoadResult:
     wall_s: float
     statuses: dict[int, int] = field(default_factory=dict)
     stopped_by: str = "count"  # "count" or "time"
+    offered_rps: float | None = None  # open loop only: the arrival rate asked for
 
     @property
     def ok(self) -> int:
@@ -126,11 +135,87 @@ async def _run(base_url: str, make_request: Callable[[int], Request], spec: Load
 
 
 def run_load(base_url: str, make_request: Callable[[int], Request], spec: LoadSpec) -> LoadResult:
-    """Drive ``base_url`` (loopback only) with ``spec`` and return the measured latencies."""
+    """Drive ``base_url`` (loopback only) with ``spec`` closed loop and return the measured latencies."""
+    _check(base_url, spec)
+    return asyncio.run(_run(base_url, make_request, spec))
+
+
+def run_open_loop(base_url: str, make_request: Callable[[int], Request], spec: LoadSpec, rate_rps: float,
+                  seed: int = 0) -> LoadResult:
+    """Offer ``rate_rps`` requests per second (Poisson) to ``base_url``, at most ``spec.concurrency`` in flight.
+
+    Arrivals stop at ``spec.max_requests`` or ``spec.max_seconds``; requests still queued or in flight
+    ``spec.timeout_s`` after that are cancelled and counted as errors, so an overloaded server shows up
+    as errors and long latencies rather than as a run that never ends.
+    """
+    _check(base_url, spec)
+    if rate_rps <= 0:
+        raise ValueError("rate_rps must be positive")
+    return asyncio.run(_run_open(base_url, make_request, spec, rate_rps, seed))
+
+
+def _check(base_url: str, spec: LoadSpec) -> None:
     check_loopback(base_url)
     if spec.concurrency < 1 or spec.max_requests < 1 or spec.max_seconds <= 0:
         raise ValueError("concurrency, max_requests and max_seconds must be positive")
-    return asyncio.run(_run(base_url, make_request, spec))
+
+
+async def _run_open(base_url: str, make_request: Callable[[int], Request], spec: LoadSpec, rate: float,
+                    seed: int) -> LoadResult:
+    limits = httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    rng = random.Random(seed)
+    slots = asyncio.Semaphore(spec.concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=spec.timeout_s) as client:
+        for i in range(spec.warmup_requests):
+            warm = make_request(i)
+            with contextlib.suppress(httpx.HTTPError):
+                await (await client.request(warm.method, warm.path, json=warm.json)).aread()
+
+        async def arrive(i: int, scheduled: float) -> None:
+            nonlocal errors
+            req = make_request(i)
+            try:
+                async with slots:
+                    resp = await client.request(req.method, req.path, json=req.json)
+                    await resp.aread()
+            except httpx.HTTPError:
+                errors += 1
+                return
+            statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+            if resp.status_code < 400:
+                latencies.append((time.perf_counter() - scheduled) * 1000.0)
+            else:
+                errors += 1
+
+        start = time.perf_counter()
+        deadline = start + spec.max_seconds
+        tasks: list[asyncio.Task[None]] = []
+        scheduled = start
+        while len(tasks) < spec.max_requests:
+            scheduled += rng.expovariate(rate)
+            if scheduled >= deadline:
+                break
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            tasks.append(asyncio.create_task(arrive(len(tasks), scheduled)))
+        arrivals_end = time.perf_counter()
+        _, pending = await asyncio.wait(tasks, timeout=spec.timeout_s) if tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        errors += len(pending)
+        wall = max(arrivals_end - start, 1e-9)
+    return LoadResult(
+        concurrency=spec.concurrency,
+        latencies_ms=np.asarray(latencies, dtype=np.float64),
+        errors=errors,
+        wall_s=wall,
+        statuses=statuses,
+        stopped_by="count" if len(tasks) >= spec.max_requests else "time",
+        offered_rps=rate,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.loadgen import LoadResult, LoadSpec, Request, run_load, summarise
+from bench.loadgen import LoadResult, LoadSpec, Request, run_load, run_open_loop, summarise
 from bench.report import Section, Table, plt_or_none, save_figure
 from bench.server import FLOOR_PATH, ServerProcess, histogram_totals, stage_means_ms
 from sparrow.bundle import Bundle
@@ -30,6 +30,8 @@ RPS_TARGET_RECS = 0.30  # recommendations with DeepFM >= 30% of the floor's RPS 
 P99_TARGET_RECS_MS = 25.0
 RPS_TARGET_SIMILAR = 0.70
 REDIS_WORKERS = 2  # the extra RedisStore run: uvicorn workers, one per core of the reference machine
+OPEN_LOOP_SCENARIO = "recommendations (deepfm)"
+OPEN_LOOP_IN_FLIGHT = 16
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,19 @@ class OnlineConfig:
     max_requests: int
     max_seconds: float
     warmup: int
+    # open loop: offered rates as fractions of the closed-loop RPS at OPEN_LOOP_IN_FLIGHT concurrent
+    load_fractions: tuple[float, ...] = ()
+    open_seconds: float = 0.0
 
     @classmethod
     def quick(cls) -> OnlineConfig:
-        return cls(concurrencies=(1, 16), repeats=1, max_requests=60, max_seconds=3.0, warmup=5)
+        return cls(concurrencies=(1, 16), repeats=1, max_requests=60, max_seconds=3.0, warmup=5,
+                   load_fractions=(0.5,), open_seconds=1.5)
 
     @classmethod
     def full(cls) -> OnlineConfig:
-        return cls(concurrencies=(1, 16, 64), repeats=3, max_requests=2000, max_seconds=5.0, warmup=30)
+        return cls(concurrencies=(1, 16, 64), repeats=3, max_requests=2000, max_seconds=5.0, warmup=30,
+                   load_fractions=(0.25, 0.5, 0.75), open_seconds=10.0)
 
 
 def free_port() -> int:
@@ -122,9 +129,57 @@ def measure_store(store: str, env: dict[str, str], scenarios: list[Scenario], cf
                 # each worker has its own /metrics registry: two scrapes may hit different workers
                 if means and workers == 1:
                     stages[sc.name] = means
+        open_loop = _measure_open_loop(server.url, scenarios, cfg, results)
+        results.update(open_loop)
         memory = {"rss_start_mib": rss_start / 2**20, "rss_peak_mib": server.peak_rss / 2**20}
     note = "" if info.get("service") else str(info.get("error", "service app not available"))
     return results, stages, memory, note
+
+
+def _measure_open_loop(url: str, scenarios: list[Scenario], cfg: OnlineConfig,
+                       closed: dict[tuple[str, int], list[LoadResult]]) -> dict[tuple[str, int], list[LoadResult]]:
+    """Open-loop runs of :data:`OPEN_LOOP_SCENARIO`, keyed ``("open: <fraction>", in flight)``.
+
+    Each offered rate is a fraction of the scenario's closed-loop RPS at the same concurrency measured
+    just before on this server, so the fractions mean the same load on a faster or slower machine.
+    """
+    scenario = next((sc for sc in scenarios if sc.name == OPEN_LOOP_SCENARIO), None)
+    runs = closed.get((OPEN_LOOP_SCENARIO, OPEN_LOOP_IN_FLIGHT))
+    if scenario is None or not runs or not cfg.load_fractions:
+        return {}
+    capacity = summarise(runs).rps[0]
+    out: dict[tuple[str, int], list[LoadResult]] = {}
+    for rep in range(cfg.repeats):
+        for fraction in cfg.load_fractions:
+            rate = max(1.0, fraction * capacity)
+            spec = LoadSpec(OPEN_LOOP_IN_FLIGHT, max_requests=int(rate * cfg.open_seconds) + 1,
+                            max_seconds=cfg.open_seconds, warmup_requests=cfg.warmup)
+            result = run_open_loop(url, scenario.make, spec, rate, seed=rep)
+            out.setdefault((f"open: {fraction}", OPEN_LOOP_IN_FLIGHT), []).append(result)
+    return out
+
+
+def _open_loop_rows(store: str, results: dict[tuple[str, int], list[LoadResult]], floor_rps: float,
+                    fractions: tuple[float, ...]) -> tuple[list[list[str]], list[list[str]]]:
+    """Table rows of the open-loop runs and the target row: the highest offered rate with p99 <= 25 ms."""
+    rows, best = [], None
+    for fraction in fractions:
+        runs = results.get((f"open: {fraction}", OPEN_LOOP_IN_FLIGHT))
+        if not runs:
+            continue
+        s = summarise(runs)
+        offered = float(sum(r.offered_rps or 0.0 for r in runs) / len(runs))
+        rows.append([store, f"{offered:.1f}", f"{fraction:.2f}", f"{offered / floor_rps:.2f}" if floor_rps else "n/a",
+                     _fmt(s.rps), _fmt(s.p50, 2), _fmt(s.p95, 2), _fmt(s.p99, 2), str(s.errors)])
+        if s.p99[0] <= P99_TARGET_RECS_MS and s.errors == 0:
+            best = offered
+    if not rows:
+        return [], []
+    measured = (f"up to {best:.0f} req/s ({best / floor_rps:.2f}× floor)" if best is not None and floor_rps
+                else "at no measured rate")
+    target = [[store, f"{OPEN_LOOP_SCENARIO} p99 <= {P99_TARGET_RECS_MS:.0f} ms, open loop, "
+               f"<= {OPEN_LOOP_IN_FLIGHT} in flight", measured, "yes" if best is not None else "**no**"]]
+    return rows, target
 
 
 def _fmt(x: tuple[float, float, float], digits: int = 1) -> str:
@@ -144,7 +199,7 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
         # production shape on this machine: one worker per core (`sparrow serve --workers 2`); the
         # floor runs on the same two workers, so the ratio stays like for like
         stores.append((f"redis, {REDIS_WORKERS} workers", {**base_env, "SPARROW_REDIS_URL": redis_url}, REDIS_WORKERS))
-    rows, target_rows, stage_rows, mem_rows = [], [], [], []
+    rows, target_rows, stage_rows, mem_rows, open_rows = [], [], [], [], []
     notes = [f"{cfg.repeats} repeat(s) per cell, each at most {cfg.max_requests} requests or "
              f"{cfg.max_seconds:.0f} s; cells show median (min–max over repeats). p99 at low request counts is "
              "close to the max."]
@@ -168,6 +223,11 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
                              f"{s.p99[0] / f.p99[0]:.1f}" if f.p99[0] else "n/a", str(s.errors)])
                 plot_data.setdefault(f"{store}: {sc.name}", {})[conc] = s.p99[0]
                 target_rows += _targets(store, sc.name, conc, s.rps[0], f.rps[0], s.p99[0])
+        floor16 = floor.get(OPEN_LOOP_IN_FLIGHT)
+        extra_rows, extra_target = _open_loop_rows(store, results, floor16.rps[0] if floor16 else 0.0,
+                                                   cfg.load_fractions)
+        open_rows += extra_rows
+        target_rows += extra_target
         for name, means in stages.items():
             for metric, ms in sorted(means.items()):
                 stage_rows.append([store, name, metric, f"{ms:.2f}"])
@@ -177,6 +237,18 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
                      "p99 / floor", "errors"], rows, title="Throughput and latency")]
     if target_rows:
         tables.append(Table(["store", "target", "measured", "met"], target_rows, title="Targets (issue 9)"))
+    if open_rows:
+        tables.append(Table(["store", "offered req/s", "of closed-loop max @16", "offered / floor @16",
+                             "achieved RPS", "p50 ms", "p95 ms", "p99 ms", "errors"], open_rows,
+                            title=f"Latency under offered load ({OPEN_LOOP_SCENARIO}, open loop, Poisson arrivals, "
+                                  f"at most {OPEN_LOOP_IN_FLIGHT} in flight)"))
+        notes.append(
+            "Closed-loop clients send the next request the moment an answer arrives, so at 16 of them the "
+            "latency is whatever 16 / throughput makes it (Little's law): a 25 ms p99 there needs >= 640 "
+            "req/s. The open-loop table offers a fixed request rate instead (each latency counted from the "
+            "request's scheduled arrival, queueing included): the latency a service level objective at a "
+            f"given load is about. Rates are fractions of the closed-loop throughput at {OPEN_LOOP_IN_FLIGHT} "
+            f"concurrent measured just before on the same server; each run lasts {cfg.open_seconds:.0f} s.")
     tables.append(Table(["store", "endpoint", "stage histogram (service /metrics)", "mean ms"], stage_rows,
                         title="Per-stage timings from the service's own metrics"))
     if not stage_rows:

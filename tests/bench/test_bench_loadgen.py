@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.loadgen import LoadSpec, Request, check_loopback, run_load, summarise
+from bench.loadgen import LoadSpec, Request, check_loopback, run_load, run_open_loop, summarise
 from bench.server import histogram_totals, stage_means_ms
 
 
@@ -90,3 +90,32 @@ def test_stage_means_from_prometheus_text() -> None:
     )
     means = stage_means_ms(before, after, ("stage",))
     assert means == {"sparrow_stage_seconds{stage=rank}": pytest.approx(5.0)}
+
+
+def test_open_loop_offers_the_rate_and_stops(slow_server: str) -> None:
+    t0 = time.perf_counter()
+    result = run_open_loop(slow_server, lambda i: Request("GET", "/fast"),
+                           LoadSpec(4, max_requests=10_000, max_seconds=1.0), rate_rps=100.0)
+    assert time.perf_counter() - t0 < 10
+    assert result.stopped_by == "time" and result.offered_rps == 100.0
+    assert result.errors == 0
+    assert 50 <= result.ok <= 160  # Poisson arrivals around 100 in one second
+    assert 40 <= result.rps <= 160
+
+
+def test_open_loop_counts_queueing_in_latency(slow_server: str) -> None:
+    # 1 slot, 50 ms per request, 60 arrivals/s offered: arrivals queue behind the slot, and the
+    # latency from each scheduled arrival grows far past the server's own 50 ms
+    result = run_open_loop(slow_server, lambda i: Request("GET", "/slow"),
+                           LoadSpec(1, max_requests=30, max_seconds=10.0, timeout_s=10.0), rate_rps=60.0)
+    assert result.stopped_by == "count"
+    assert result.ok + result.errors == 30
+    assert result.percentile(50) >= 50.0
+    assert result.percentile(99) > 3 * 50.0
+
+
+def test_open_loop_cancels_what_outlives_the_timeout(slow_server: str) -> None:
+    result = run_open_loop(slow_server, lambda i: Request("GET", "/slow"),
+                           LoadSpec(1, max_requests=40, max_seconds=5.0, timeout_s=0.3), rate_rps=200.0)
+    assert result.errors > 0  # the single slot cannot drain 40 x 50 ms in 0.3 s
+    assert result.ok + result.errors == 40

@@ -26,7 +26,7 @@ def test_quick_bench_writes_every_table(tmp_path: Path) -> None:
                     "## Offline pipeline scaling"):
         assert heading in text, f"missing {heading}\n{text[:3000]}"
     for table in ("Top-50 on the temporal split", "Throughput and latency", "Server memory", "recall@100",
-                  "Whole pipeline", "Ranking models", "Targets (issue 9)"):
+                  "Whole pipeline", "Ranking models", "Targets (issue 9)", "Latency under offered load"):
         assert table in text, f"missing table {table!r}"
     assert "(failed)" not in text
     # every recommender of the quality table has a numeric Recall@10
@@ -36,5 +36,9 @@ def test_quick_bench_writes_every_table(tmp_path: Path) -> None:
     assert "| deepfm |" in ranking  # a measured row per model
     stages = dict(re.findall(r"^\| (user state|context|recall|rank|recommend\(\)) \| ([0-9.]+) \|$", ranking, re.M))
     assert len(stages) == 5 and float(stages["recommend()"]) > float(stages["rank"]) > 0, ranking
+    # the open-loop row: an offered rate, the fraction asked for, and a measured p99
+    open_rows = re.findall(r"^\| file \| ([0-9.]+) \| 0\.50 \| [0-9.]+ \| .* \| ([0-9.]+) \([0-9.]+–[0-9.]+\) \| [0-9]+ \|$",
+                           text, re.M)
+    assert open_rows and float(open_rows[0][0]) > 0 and float(open_rows[0][1]) > 0, text
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "img" / "bench-ann.png").is_file()
