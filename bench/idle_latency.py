@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import numpy as np
 from fastapi import FastAPI
 
 from bench.loadgen import LoadSpec, Request, run_load
+from bench.online_latency import free_port
 
 app = FastAPI()
 SPIN_S = 0.005
@@ -33,12 +33,6 @@ def busy() -> dict[str, bool]:
     while time.perf_counter() < end:
         pass
     return {"ok": True}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _open_loop(url: str, rate: float, n: int) -> dict[str, np.ndarray]:
@@ -70,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.idle_latency:app", "--port", str(port),
                                "--log-level", "warning"])
     url = f"http://127.0.0.1:{port}"
