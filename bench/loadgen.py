@@ -59,6 +59,9 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     stopped_by: str = "count"  # "count" or "time"
     offered_rps: float | None = None  # open loop only: the arrival rate asked for
+    # open loop only, aligned with latencies_ms: scheduled arrival -> request sent (the load generator's own
+    # wake-up lag plus any wait for a free slot); latency minus lag is the time the request itself took
+    lags_ms: np.ndarray | None = None
 
     @property
     def ok(self) -> int:
@@ -164,6 +167,7 @@ async def _run_open(base_url: str, make_request: Callable[[int], Request], spec:
                     seed: int) -> LoadResult:
     limits = httpx.Limits(max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency)
     latencies: list[float] = []
+    lags: list[float] = []
     statuses: dict[int, int] = {}
     errors = 0
     rng = random.Random(seed)
@@ -179,6 +183,7 @@ async def _run_open(base_url: str, make_request: Callable[[int], Request], spec:
             req = make_request(i)
             try:
                 async with slots:
+                    sent = time.perf_counter()
                     resp = await client.request(req.method, req.path, json=req.json)
                     await resp.aread()
             except httpx.HTTPError:
@@ -187,6 +192,7 @@ async def _run_open(base_url: str, make_request: Callable[[int], Request], spec:
             statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
             if resp.status_code < 400:
                 latencies.append((time.perf_counter() - scheduled) * 1000.0)
+                lags.append((sent - scheduled) * 1000.0)
             else:
                 errors += 1
 
@@ -215,7 +221,14 @@ async def _run_open(base_url: str, make_request: Callable[[int], Request], spec:
         statuses=statuses,
         stopped_by="count" if len(tasks) >= spec.max_requests else "time",
         offered_rps=rate,
+        lags_ms=np.asarray(lags, dtype=np.float64),
     )
+
+
+def lag_p50_ms(results: list[LoadResult]) -> float:
+    """Median over open-loop runs of each run's median send lag (ms); NaN when no run recorded one."""
+    medians = [float(np.median(r.lags_ms)) for r in results if r.lags_ms is not None and r.lags_ms.size]
+    return float(np.median(medians)) if medians else float("nan")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.loadgen import LoadResult, LoadSpec, Request, run_load, run_open_loop, summarise
+from bench.loadgen import LoadResult, LoadSpec, Request, lag_p50_ms, run_load, run_open_loop, summarise
 from bench.report import Section, Table, plt_or_none, save_figure
 from bench.server import FLOOR_PATH, ServerProcess, histogram_totals, stage_means_ms
 from sparrow.bundle import Bundle
@@ -169,8 +169,10 @@ def _open_loop_rows(store: str, results: dict[tuple[str, int], list[LoadResult]]
             continue
         s = summarise(runs)
         offered = float(sum(r.offered_rps or 0.0 for r in runs) / len(runs))
+        lag = lag_p50_ms(runs)
         rows.append([store, f"{offered:.1f}", f"{fraction:.2f}", f"{offered / floor_rps:.2f}" if floor_rps else "n/a",
-                     _fmt(s.rps), _fmt(s.p50, 2), _fmt(s.p95, 2), _fmt(s.p99, 2), str(s.errors)])
+                     _fmt(s.rps), _fmt(s.p50, 2), _fmt(s.p95, 2), _fmt(s.p99, 2),
+                     f"{lag:.2f}" if lag == lag else "n/a", str(s.errors)])
         if s.p99[0] <= P99_TARGET_RECS_MS and s.errors == 0:
             best = offered
     if not rows:
@@ -239,7 +241,7 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
         tables.append(Table(["store", "target", "measured", "met"], target_rows, title="Targets (issue 9)"))
     if open_rows:
         tables.append(Table(["store", "offered req/s", "of closed-loop max @16", "offered / floor @16",
-                             "achieved RPS", "p50 ms", "p95 ms", "p99 ms", "errors"], open_rows,
+                             "achieved RPS", "p50 ms", "p95 ms", "p99 ms", "send lag p50 ms", "errors"], open_rows,
                             title=f"Latency under offered load ({OPEN_LOOP_SCENARIO}, open loop, Poisson arrivals, "
                                   f"at most {OPEN_LOOP_IN_FLIGHT} in flight)"))
         notes.append(
@@ -248,7 +250,10 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
             "req/s. The open-loop table offers a fixed request rate instead (each latency counted from the "
             "request's scheduled arrival, queueing included): the latency a service level objective at a "
             f"given load is about. Rates are fractions of the closed-loop throughput at {OPEN_LOOP_IN_FLIGHT} "
-            f"concurrent measured just before on the same server; each run lasts {cfg.open_seconds:.0f} s.")
+            f"concurrent measured just before on the same server; each run lasts {cfg.open_seconds:.0f} s. "
+            "Send lag is the median time from a request's scheduled arrival to the load generator sending it "
+            "(its own wake-up delay plus any wait for a free slot): that part of the latency is the client's, "
+            "not the service's (`python -m bench.idle_latency` measures it against a 5 ms endpoint).")
     tables.append(Table(["store", "endpoint", "stage histogram (service /metrics)", "mean ms"], stage_rows,
                         title="Per-stage timings from the service's own metrics"))
     if not stage_rows:

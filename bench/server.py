@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 FLOOR_PATH = "/bench/static"
+BUSY_PATH = "/bench/busy"  # ?ms=N: a handler that spins N ms (bench.idle_latency)
 # About the size of a small real answer, so the floor pays a realistic serialisation cost.
 STATIC_PAYLOAD: dict[str, Any] = {
     "items": [{"movieId": i, "title": f"Movie {i}", "score": 1.0 / (i + 1)} for i in range(20)]
@@ -46,10 +47,19 @@ def create_bench_app() -> Any:
     async def bench_static() -> dict[str, Any]:
         return STATIC_PAYLOAD
 
+    def bench_busy(ms: float = 5.0) -> dict[str, Any]:
+        # spins rather than sleeps so it costs CPU like a real handler; sync, so it runs in the threadpool
+        # as the service's own blocking handlers do
+        end = time.perf_counter() + min(max(ms, 0.0), 1000.0) / 1000.0
+        while time.perf_counter() < end:
+            pass
+        return {"ms": ms}
+
     async def bench_info() -> dict[str, Any]:
         return {"service": not service_error, "error": service_error, "pid": os.getpid()}
 
     app.add_api_route(FLOOR_PATH, bench_static, methods=["GET"], include_in_schema=False)
+    app.add_api_route(BUSY_PATH, bench_busy, methods=["GET"], include_in_schema=False)
     app.add_api_route("/bench/info", bench_info, methods=["GET"], include_in_schema=False)
     # a catch-all route registered by the app would shadow ours: move ours to the front
     app.router.routes[:] = sorted(app.router.routes, key=lambda r: not getattr(r, "path", "").startswith("/bench/"))

@@ -7,9 +7,10 @@ import threading
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
-from bench.loadgen import LoadSpec, Request, check_loopback, run_load, run_open_loop, summarise
+from bench.loadgen import LoadSpec, Request, check_loopback, lag_p50_ms, run_load, run_open_loop, summarise
 from bench.server import histogram_totals, stage_means_ms
 
 
@@ -119,3 +120,35 @@ def test_open_loop_cancels_what_outlives_the_timeout(slow_server: str) -> None:
                            LoadSpec(1, max_requests=40, max_seconds=5.0, timeout_s=0.3), rate_rps=200.0)
     assert result.errors > 0  # the single slot cannot drain 40 x 50 ms in 0.3 s
     assert result.ok + result.errors == 40
+
+
+def test_open_loop_splits_send_lag_from_request_time(slow_server: str) -> None:
+    # the same queueing as above: the wait for the single slot is send lag, so what is left of each
+    # latency is the server's own ~50 ms
+    result = run_open_loop(slow_server, lambda i: Request("GET", "/slow"),
+                           LoadSpec(1, max_requests=20, max_seconds=10.0, timeout_s=10.0), rate_rps=60.0)
+    assert result.lags_ms is not None and result.lags_ms.shape == result.latencies_ms.shape
+    request_ms = result.latencies_ms - result.lags_ms
+    assert (result.lags_ms >= 0).all()
+    assert 45.0 <= float(np.median(request_ms)) < 150.0
+    assert float(np.percentile(result.lags_ms, 99)) > 2 * 50.0
+    assert lag_p50_ms([result, result]) == pytest.approx(float(np.median(result.lags_ms)))
+    closed = run_load(slow_server, lambda i: Request("GET", "/fast"), LoadSpec(1, 3, 10))
+    assert closed.lags_ms is None and np.isnan(lag_p50_ms([closed]))
+
+
+def test_idle_latency_split_and_busy_endpoint(slow_server: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from bench.idle_latency import split_latency
+    from bench.server import BUSY_PATH, create_bench_app
+
+    result = run_open_loop(slow_server, lambda i: Request("GET", "/fast"),
+                           LoadSpec(4, max_requests=20, max_seconds=5.0), rate_rps=50.0)
+    parts = split_latency(result)
+    assert np.allclose(parts["lag"] + parts["request"], parts["total"])
+    with TestClient(create_bench_app()) as client:
+        t0 = time.perf_counter()
+        resp = client.get(BUSY_PATH, params={"ms": 20})
+        assert resp.status_code == 200 and resp.json() == {"ms": 20.0}
+        assert time.perf_counter() - t0 >= 0.02
