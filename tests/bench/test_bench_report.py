@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.report import Section, Table, existing_sections, write_report
+from bench.report import Section, Table, existing_sections, machine_info, write_report
 
 
 def test_merge_replaces_measured_sections_in_place_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -16,6 +16,8 @@ def test_merge_replaces_measured_sections_in_place_and_keeps_the_rest(tmp_path: 
     assert list(sections) == ["Alpha", "Beta", "Gamma"]
     assert "a1" in sections["Alpha"] and "`first`" in sections["Alpha"]
     assert "b1" not in sections["Beta"] and "| 2 |" in sections["Beta"] and "`second`" in sections["Beta"]
+    cpu = machine_info()["cpu"]
+    assert all(f"cores ({cpu})" in body for body in sections.values())  # each section names its machine
     # a failed re-run replaces its section too (the report must not show stale figures as current)
     write_report(out, [Section("Alpha (failed)", notes=["boom"])], quick=False, command="third", merge=True)
     assert list(dict(existing_sections(out.read_text()))) == ["Alpha (failed)", "Beta", "Gamma"]
