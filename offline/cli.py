@@ -93,6 +93,7 @@ _OPTS: dict[str, Any] = {
     "models": typer.Option(None, help=f"Comma-separated ranking models ({','.join(ALL_MODELS)}); default all."),
     "epochs": typer.Option(None, help="Training epochs per model."),
     "batch_size": typer.Option(None, help="Training batch size."),
+    "learning_rate": typer.Option(None, help="Adam learning rate of the ranking models (default 1e-3)."),
     "quick": typer.Option(False, help="Small, fast settings for smoke runs (PipelineParams.quick())."),
     "similar_method": typer.Option(None, help="Similar-list engine: auto (default), exact or lsh."),
 }
@@ -110,7 +111,8 @@ STEP_HELP = {
 
 
 def _params(
-    models: str | None, epochs: int | None, batch_size: int | None, quick: bool, similar_method: str | None = None
+    models: str | None, epochs: int | None, batch_size: int | None, quick: bool, similar_method: str | None = None,
+    learning_rate: float | None = None,
 ) -> PipelineParams:
     params = PipelineParams.quick() if quick else PipelineParams()
     changes: dict[str, Any] = {}
@@ -128,6 +130,10 @@ def _params(
         changes["epochs"] = epochs
     if batch_size is not None:
         changes["batch_size"] = batch_size
+    if learning_rate is not None:
+        if not learning_rate > 0:
+            raise ValueError(f"--learning-rate must be positive, not {learning_rate}")
+        changes["learning_rate"] = learning_rate
     return params.with_(**changes) if changes else params
 
 
@@ -139,7 +145,8 @@ def _execute(steps: list[str] | None, options: dict[str, Any]) -> None:
     _setup_logging()
     settings = get_settings()
     params = _params(
-        options["models"], options["epochs"], options["batch_size"], options["quick"], options["similar_method"]
+        options["models"], options["epochs"], options["batch_size"], options["quick"], options["similar_method"],
+        options["learning_rate"],
     )
     redis_url = options["redis_url"] or settings.redis_url
     ctx = make_context(
@@ -167,6 +174,7 @@ def _register(name: str, steps: list[str] | None, help_text: str) -> None:
         models: str | None = _OPTS["models"],
         epochs: int | None = _OPTS["epochs"],
         batch_size: int | None = _OPTS["batch_size"],
+        learning_rate: float | None = _OPTS["learning_rate"],
         quick: bool = _OPTS["quick"],
         similar_method: str | None = _OPTS["similar_method"],
     ) -> None:

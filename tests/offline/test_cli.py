@@ -26,7 +26,7 @@ def test_help(command: list[str]) -> None:
 def test_offline_commands_share_the_options() -> None:
     result = runner.invoke(app, ["offline", "run", "--help"], terminal_width=200)
     for option in ("--data-dir", "--artifacts", "--work-dir", "--spark-master", "--driver-memory", "--redis-url",
-                   "--include-events", "--models", "--epochs", "--batch-size", "--quick"):
+                   "--include-events", "--models", "--epochs", "--batch-size", "--learning-rate", "--quick"):
         assert option in result.output, option
 
 
@@ -53,6 +53,15 @@ def test_missing_earlier_step_is_one_line_error(tmp_path: Path, synthetic_data: 
 def test_unknown_model_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["offline", "models", "--models", "nope", "--artifacts", str(tmp_path)])
     assert result.exit_code == 1 and "unknown model" in result.output
+
+
+def test_learning_rate_reaches_the_params_and_must_be_positive(tmp_path: Path) -> None:
+    from offline.cli import _params
+
+    assert _params(None, None, 8192, False, learning_rate=4e-3).learning_rate == 4e-3
+    assert _params(None, None, None, False).learning_rate == 1e-3
+    result = runner.invoke(app, ["offline", "models", "--learning-rate", "0", "--artifacts", str(tmp_path)])
+    assert result.exit_code == 1 and "--learning-rate must be positive" in result.output
 
 
 def test_synth_command(tmp_path: Path) -> None:
