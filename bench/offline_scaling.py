@@ -6,7 +6,7 @@ sampled every 0.5 s with psutil. Step timings come from the bundle manifest, whe
 them; the wall time of the child is the "whole pipeline" figure.
 
 Sizes: ml-latest-small (100k ratings), synthetic 2.5M and 25M (ML-25M shape: ~162k users, ~59k movies).
-The 25M case takes over an hour on 2 cores and runs only when asked for (``--offline-sizes 25m``).
+The 25M case takes about half an hour on 2 cores and runs only when asked for (``--offline-sizes 25m``).
 
 Every measured run is also saved as ``<work>/run-<size>.json`` (with the date and commit that made
 it); ``--offline-reuse`` reports a saved run instead of repeating it, so the sizes of one table can be
