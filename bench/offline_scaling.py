@@ -46,6 +46,11 @@ SCALE_SIZES = ("2.5m", "25m")
 SCALE_PARAMS = {"epochs": 1, "batch_size": 16384, "learning_rate": 4e-3}
 
 
+def scale_cli_args() -> list[str]:
+    """:data:`SCALE_PARAMS` as ``sparrow offline`` options (bench/offline_steps.sh passes these to each step)."""
+    return [arg for key, value in SCALE_PARAMS.items() for arg in (f"--{key.replace('_', '-')}", f"{value:g}")]
+
+
 @dataclass
 class PipelineRun:
     """What one measured pipeline run produced."""

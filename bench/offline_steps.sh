@@ -15,11 +15,12 @@ cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64} SPARK_LOCAL_IP=127.0.0.1
 export TF_CPP_MIN_LOG_LEVEL=2 OMP_NUM_THREADS=1 PYSPARK_PYTHON="$PWD/.venv/bin/python"
 mkdir -p "$ARTIFACTS"
+# the scale runs' training settings, from the one place bench.offline_scaling keeps them
+read -ra SCALE_ARGS <<< "$(.venv/bin/python -c 'from bench.offline_scaling import scale_cli_args; print(*scale_cli_args())')"
 for step in $STEPS; do
   echo "== $step $(date -u +%FT%TZ)"
-  # scale runs train every model for one epoch in batches of 16384 at Adam 4e-3 (bench.offline_scaling.SCALE_PARAMS)
   /usr/bin/time -v -o "$ARTIFACTS/time-$step.txt" .venv/bin/sparrow offline "$step" --data-dir "$DATA" \
-    --artifacts "$ARTIFACTS" --driver-memory "$DRIVER_MEMORY" --epochs 1 --batch-size 16384 --learning-rate 4e-3
+    --artifacts "$ARTIFACTS" --driver-memory "$DRIVER_MEMORY" "${SCALE_ARGS[@]}"
   grep -E "Elapsed|Maximum resident" "$ARTIFACTS/time-$step.txt"
 done
 echo "== done $(date -u +%FT%TZ)"

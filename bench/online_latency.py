@@ -10,6 +10,7 @@ absolute RPS, are the figures to compare across machines.
 
 from __future__ import annotations
 
+import math
 import random
 import shutil
 import socket
@@ -172,7 +173,7 @@ def _open_loop_rows(store: str, results: dict[tuple[str, int], list[LoadResult]]
         lag = lag_p50_ms(runs)
         rows.append([store, f"{offered:.1f}", f"{fraction:.2f}", f"{offered / floor_rps:.2f}" if floor_rps else "n/a",
                      _fmt(s.rps), _fmt(s.p50, 2), _fmt(s.p95, 2), _fmt(s.p99, 2),
-                     f"{lag:.2f}" if lag == lag else "n/a", str(s.errors)])
+                     "n/a" if math.isnan(lag) else f"{lag:.2f}", str(s.errors)])
         if s.p99[0] <= P99_TARGET_RECS_MS and s.errors == 0:
             best = offered
     if not rows:

@@ -2,7 +2,8 @@
 
 ``python -m bench.profile_online --artifacts DIR [--redis-url URL] [--model deepfm] [--seconds 12]`` starts
 the bench server (:class:`bench.server.ServerProcess`, FileStore, or RedisStore with ``--redis-url``),
-drives ``GET /api/users/{id}/recommendations`` at ``--concurrency`` closed-loop clients, records the server
+drives the online benchmark's own ``recommendations (<model>)`` scenario (the bundle's users, in the same
+order as :func:`bench.online_latency.scenarios_for` sends them) at ``--concurrency`` closed-loop clients, records the server
 with ``py-spy record --format raw`` meanwhile, and prints the share of the samples in each stage of a
 request (user state from the store, recall, ranking, the rest of ``recommend()``, HTTP handling) next to the
 service's own stage histograms. ``py-spy`` is not a default dependency: ``pip install -e '.[profile]'``.
@@ -19,9 +20,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.loadgen import LoadSpec, Request, run_load
-from bench.online_latency import free_port
+from bench.loadgen import LoadSpec, run_load
+from bench.online_latency import free_port, scenarios_for
 from bench.server import ServerProcess, histogram_totals, stage_means_ms
+from sparrow.bundle import open_bundle
 
 # (stage, frame prefix): a sample counts for the first stage any frame of its stack starts with
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -59,16 +61,19 @@ def stage_shares(raw: str) -> dict[str, float]:
     return {k: counts.get(k, 0) / working for k in [s for s, _ in STAGES] + [OTHER]} if working else {}
 
 
-def profile(artifacts: Path, redis_url: str | None, model: str, seconds: float, concurrency: int,
-            users: int = 600) -> tuple[dict[str, float], dict[str, float], float]:
+def profile(artifacts: Path, redis_url: str | None, model: str, seconds: float,
+            concurrency: int) -> tuple[dict[str, float], dict[str, float], float]:
     """``(sample shares, stage histogram means ms, RPS)`` of one profiled run."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: pip install -e '.[profile]'")
+    name = f"recommendations ({model})"
+    scenario = next((sc for sc in scenarios_for(open_bundle(artifacts, verify=False), quick=False) if sc.name == name),
+                    None)
+    if scenario is None:
+        raise SystemExit(f"the current bundle under {artifacts} has no ranking model {model!r}")
+    recs = scenario.make
     env = {"SPARROW_ARTIFACTS": str(artifacts), **({"SPARROW_REDIS_URL": redis_url} if redis_url else {})}
-
-    def recs(i: int) -> Request:
-        return Request("GET", f"/api/users/{1 + i % users}/recommendations?size=20&model={model}")
 
     with ServerProcess(free_port(), env=env) as server, tempfile.TemporaryDirectory() as tmp:
         assert server.proc is not None

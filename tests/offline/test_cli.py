@@ -69,3 +69,21 @@ def test_synth_command(tmp_path: Path) -> None:
                                  "--out", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
     assert len((tmp_path / "s" / "ratings.csv").read_text().splitlines()) == 201
+
+
+def test_scale_run_settings_are_offline_options() -> None:
+    """bench/offline_steps.sh passes bench.offline_scaling.SCALE_PARAMS to each step as these options."""
+    from dataclasses import replace
+
+    from bench.offline_scaling import SCALE_PARAMS, scale_cli_args
+    from offline.cli import _params
+    from offline.params import PipelineParams
+
+    args = scale_cli_args()
+    help_text = runner.invoke(app, ["offline", "models", "--help"], terminal_width=200).output
+    assert all(flag in help_text for flag in args[::2])
+    values = dict(zip((f.removeprefix("--").replace("-", "_") for f in args[::2]), args[1::2], strict=True))
+    parsed = _params(None, int(values["epochs"]), int(values["batch_size"]), False,
+                     learning_rate=float(values["learning_rate"]))
+    assert set(values) == set(SCALE_PARAMS)
+    assert parsed == replace(PipelineParams(), **SCALE_PARAMS)
