@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     metrics = ServiceMetrics()
     store = open_store(settings)
+    metrics.watch_user_cache(store.cache_info)
     registry = ExperimentRegistry.from_settings(settings, getattr(store, "client", None))
     service = RecommenderService(settings, store, registry, metrics)
     result = service.reload()

@@ -7,7 +7,7 @@ default global registry would refuse duplicate metric names).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from prometheus_client import (
@@ -18,6 +18,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,6 +62,10 @@ class ServiceMetrics:
             "sparrow_bundle_info", "The loaded bundle version (value 1).", ["version"], registry=self.registry
         )
 
+    def watch_user_cache(self, info: Callable[[], dict[str, int]]) -> None:
+        """Export the store's user-cache counters (``Store.cache_info``), read at each scrape."""
+        self.registry.register(_UserCacheCollector(info))
+
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
         start = time.perf_counter()
@@ -75,6 +81,25 @@ class ServiceMetrics:
 
     def exposition(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _UserCacheCollector(Collector):
+    """The store counts its own hits and misses (no metrics import there); this reads them on scrape."""
+
+    def __init__(self, info: Callable[[], dict[str, int]]) -> None:
+        self.info = info
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        stats = self.info()
+        if not stats:
+            return
+        lookups = CounterMetricFamily(
+            "sparrow_user_cache_lookups", "User-cache lookups of the store by result.", labels=["result"]
+        )
+        lookups.add_metric(["hit"], stats["hits"])
+        lookups.add_metric(["miss"], stats["misses"])
+        yield lookups
+        yield GaugeMetricFamily("sparrow_user_cache_entries", "Users held in the store's cache.", value=stats["size"])
 
 
 class MetricsMiddleware:

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # a dead Redis must never hang a request: every socket operation is bounded
     redis_timeout_s: float = 0.5
     redis_keep_versions: int = 2
+    # users whose versioned offline state (feature hash + user embeddings, immutable once published)
+    # RedisStore keeps in process, least recently used first out; 0 turns the cache off. Nearline
+    # state (rt:*) is still read on every request
+    user_cache_size: int = Field(default=4096, ge=0)
 
     # --- online service --------------------------------------------------------------------------
     host: str = "127.0.0.1"

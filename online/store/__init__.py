@@ -15,5 +15,8 @@ def open_store(settings: Settings) -> Store:
     if url and url.startswith(("redis://", "rediss://", "unix://")):
         from online.store.redis_store import RedisStore
 
-        return RedisStore(url, settings.artifacts, prefix=settings.redis_prefix, timeout_s=settings.redis_timeout_s)
+        return RedisStore(
+            url, settings.artifacts, prefix=settings.redis_prefix, timeout_s=settings.redis_timeout_s,
+            user_cache_size=settings.user_cache_size,
+        )
     return FileStore(settings.artifacts)

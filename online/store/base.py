@@ -88,6 +88,10 @@ class Store(ABC):
     def forget_version(self, version: str) -> None:  # noqa: B027 - optional hook
         """Drop per-version caches of an old version (after a swap)."""
 
+    def cache_info(self) -> dict[str, int]:
+        """``hits``/``misses``/``size`` of a per-user cache, for /metrics; empty when the store has none."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

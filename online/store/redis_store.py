@@ -2,7 +2,8 @@
 
 Catalogue data is read once per version (movies blob, embedding blobs, similar lists in pipelined
 MGETs); per request, one pipeline reads the user's hash, user embeddings, real-time history and
-real-time embeddings. Every socket operation has a timeout, so a dead Redis raises
+real-time embeddings. A user's versioned part (hash + embeddings) never changes once published, so
+an in-process LRU keeps it decoded and later requests read only the nearline keys. Every socket operation has a timeout, so a dead Redis raises
 ``StoreUnavailable`` quickly instead of hanging, and redis-py reconnects by itself when it is back.
 SavedModels and the report are still read from the bundle files under ``settings.artifacts``.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import redis
+from cachetools import LRUCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -46,6 +49,9 @@ USER_SCHEMA.update({"highestRating": float, "lowestRating": float, "recentPositi
                     "ratedMovies": list})
 assert set(USER_TABLE_EXTRA_COLUMNS) <= set(USER_SCHEMA)
 _SIM_CHUNK = 2000
+# (version, userId, user embedding names) -> (decoded snapshot or None, user embedding vectors)
+_OfflineKey = tuple[str, int, tuple[str, ...]]
+_OfflinePart = tuple[dict[str, Any] | None, dict[str, np.ndarray]]
 
 
 class RedisStore(Store):
@@ -53,7 +59,9 @@ class RedisStore(Store):
 
     kind = "redis"
 
-    def __init__(self, url: str, artifacts: Path, prefix: str = "sparrow:", timeout_s: float = 0.5) -> None:
+    def __init__(
+        self, url: str, artifacts: Path, prefix: str = "sparrow:", timeout_s: float = 0.5, user_cache_size: int = 0
+    ) -> None:
         self.url = url
         self.artifacts = Path(artifacts)
         self.keys = RedisKeys(prefix)
@@ -65,6 +73,13 @@ class RedisStore(Store):
             retry=Retry(NoBackoff(), 1),
             health_check_interval=15,
         )
+        # request threads share the cache; cachetools' LRUCache is not thread-safe by itself
+        self._offline_cache: LRUCache[_OfflineKey, _OfflinePart] | None = (
+            LRUCache(maxsize=user_cache_size) if user_cache_size > 0 else None
+        )
+        self._cache_lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
@@ -113,23 +128,66 @@ class RedisStore(Store):
         return out
 
     def user_state(self, version: str, user_id: int, user_embeddings: Sequence[str]) -> UserState:
-        names = list(user_embeddings)
+        names = tuple(user_embeddings)
+        key: _OfflineKey = (version, user_id, names)
+        cached = self._cached(key)
         with self._guard("user state"):
             pipe = self.client.pipeline(transaction=False)
-            pipe.hgetall(self.keys.user(version, user_id))
-            for name in names:
-                pipe.get(self.keys.uemb(version, name, user_id))
+            if cached is None:
+                pipe.hgetall(self.keys.user(version, user_id))
+                for name in names:
+                    pipe.get(self.keys.uemb(version, name, user_id))
             pipe.lrange(self.keys.rt_history(user_id), 0, RT_HISTORY_MAX - 1)
             pipe.hgetall(self.keys.rt_emb(user_id))
             results = pipe.execute()
-        raw_user, raw_embs, raw_hist, raw_rt = results[0], results[1 : 1 + len(names)], results[-2], results[-1]
+        raw_hist, raw_rt = results[-2], results[-1]
+        if cached is None:
+            cached = self._decode_offline(user_id, names, results[0], results[1 : 1 + len(names)])
+            self._remember(key, cached)
+        snapshot, vectors = cached
+        history = [int(m) for m in raw_hist]
+        rt = {(k.decode() if isinstance(k, bytes) else k): decode_vector(v) for k, v in raw_rt.items()}
+        # copies of the cached dicts: a caller that adds a key must not change the next request's state
+        return UserState(user_id, dict(snapshot) if snapshot is not None else None, dict(vectors), history, rt)
+
+    @staticmethod
+    def _decode_offline(user_id: int, names: tuple[str, ...], raw_user: Any, raw_embs: list[Any]) -> _OfflinePart:
         snapshot = decode_record(raw_user, USER_SCHEMA) if raw_user else None
         if snapshot is not None:
             snapshot["userId"] = user_id
         vectors = {n: decode_vector(v) for n, v in zip(names, raw_embs, strict=False) if v}
-        history = [int(m) for m in raw_hist]
-        rt = {(k.decode() if isinstance(k, bytes) else k): decode_vector(v) for k, v in raw_rt.items()}
-        return UserState(user_id, snapshot, vectors, history, rt)
+        for vector in vectors.values():
+            vector.flags.writeable = False  # shared by every request that hits the cache
+        return snapshot, vectors
+
+    def _cached(self, key: _OfflineKey) -> _OfflinePart | None:
+        if self._offline_cache is None:
+            return None
+        with self._cache_lock:
+            part = self._offline_cache.get(key)
+            if part is None:
+                self.cache_misses += 1
+            else:
+                self.cache_hits += 1
+            return part
+
+    def _remember(self, key: _OfflineKey, part: _OfflinePart) -> None:
+        if self._offline_cache is not None:
+            with self._cache_lock:
+                self._offline_cache[key] = part
+
+    def cache_info(self) -> dict[str, int]:
+        """Hits, misses and size of the user cache (all 0 when it is off)."""
+        with self._cache_lock:
+            size = len(self._offline_cache) if self._offline_cache is not None else 0
+            return {"hits": self.cache_hits, "misses": self.cache_misses, "size": size}
+
+    def forget_version(self, version: str) -> None:
+        if self._offline_cache is None:
+            return
+        with self._cache_lock:
+            for key in [k for k in self._offline_cache if k[0] == version]:
+                del self._offline_cache[key]
 
     def sample_user_ids(self, version: str, n: int) -> list[int]:
         prefix = self.keys.user(version, 0)[:-1]

@@ -107,3 +107,48 @@ def test_redis_version_switch_reloads(redis_client_app, artifacts_copy: Path) ->
     assert resp.status_code == 409 and client.app.state.service.version() == old
     r.set(keys.current(), old)
     r.close()
+
+
+def test_redis_user_cache_keeps_the_versioned_part_and_rereads_nearline(redis_client_app) -> None:  # type: ignore[no-untyped-def]
+    client, server = redis_client_app
+    service = client.app.state.service
+    store, version = service.store, service.catalog().version
+    uid = service.sample_user_ids(1)[0]
+    names = ("user_item2vec", "als_user")
+    first = store.user_state(version, uid, names)
+    assert first.snapshot is not None and first.embeddings
+    before = store.cache_info()
+    r = redis.Redis.from_url(server.url)
+    keys = RedisKeys(PREFIX)
+    # the versioned keys vanish, a nearline positive arrives: the cache answers the first, Redis the second
+    r.delete(keys.user(version, uid), *(keys.uemb(version, n, uid) for n in names))
+    r.lpush(keys.rt_history(uid), 4242)
+    first.snapshot["userId"] = -1  # a caller's change to its copy must not reach the cache
+    second = store.user_state(version, uid, names)
+    assert second.snapshot is not None and second.snapshot["userId"] == uid
+    assert second.snapshot["ratedMovies"] == first.snapshot["ratedMovies"]
+    assert set(second.embeddings) == set(first.embeddings)
+    assert second.rt_history[0] == 4242
+    after = store.cache_info()
+    assert after["hits"] == before["hits"] + 1 and after["size"] >= 1
+    text = client.get("/metrics").text
+    assert 'sparrow_user_cache_lookups_total{result="hit"}' in text and "sparrow_user_cache_entries" in text
+    # a retired version's entries go; the deleted keys then show through
+    store.forget_version(version)
+    assert store.user_state(version, uid, names).snapshot is None
+    r.close()
+
+
+def test_redis_user_cache_off_reads_every_request(artifacts_copy: Path, own_redis_server, make_client) -> None:  # type: ignore[no-untyped-def]
+    publish(artifacts_copy, own_redis_server.url, read_current(artifacts_copy) or "")
+    client = make_client(artifacts_copy, redis_url=own_redis_server.url, user_cache_size=0)
+    service = client.app.state.service
+    store, version = service.store, service.catalog().version
+    uid = service.sample_user_ids(1)[0]
+    assert store.user_state(version, uid, ()).snapshot is not None
+    r = redis.Redis.from_url(own_redis_server.url)
+    r.delete(RedisKeys(PREFIX).user(version, uid))
+    assert store.user_state(version, uid, ()).snapshot is None
+    assert store.cache_info() == {"hits": 0, "misses": 0, "size": 0}
+    assert "sparrow_user_cache_lookups" in client.get("/metrics").text
+    r.close()
