@@ -174,6 +174,20 @@ def histogram_totals(text: str) -> HistogramTotals:
     return out
 
 
+def user_cache_hit_rate(text: str) -> float | None:
+    """Share of the store's user-cache lookups that hit (``sparrow_user_cache_lookups_total``), None without any."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts = {"hit": 0.0, "miss": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name == "sparrow_user_cache_lookups":
+            for sample in family.samples:
+                if sample.name.endswith("_total") and sample.labels.get("result") in counts:
+                    counts[sample.labels["result"]] = float(sample.value)
+    total = counts["hit"] + counts["miss"]
+    return counts["hit"] / total if total else None
+
+
 def stage_means_ms(before: HistogramTotals, after: HistogramTotals, words: tuple[str, ...]) -> dict[str, float]:
     """Mean milliseconds per observation between two scrapes, for histograms whose name or labels hold a word.
 

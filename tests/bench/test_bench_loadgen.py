@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bench.loadgen import LoadSpec, Request, check_loopback, lag_p50_ms, run_load, run_open_loop, summarise
-from bench.server import histogram_totals, stage_means_ms
+from bench.server import histogram_totals, stage_means_ms, user_cache_hit_rate
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,20 @@ def test_stage_means_from_prometheus_text() -> None:
     )
     means = stage_means_ms(before, after, ("stage",))
     assert means == {"sparrow_stage_seconds{stage=rank}": pytest.approx(5.0)}
+
+
+def test_user_cache_hit_rate_from_the_service_exposition() -> None:
+    from prometheus_client import generate_latest
+
+    from online.metrics import ServiceMetrics
+
+    stats = {"hits": 3, "misses": 1, "size": 1}
+    metrics = ServiceMetrics()
+    assert user_cache_hit_rate(generate_latest(metrics.registry).decode()) is None  # no cache watched
+    metrics.watch_user_cache(lambda: stats)
+    assert user_cache_hit_rate(generate_latest(metrics.registry).decode()) == pytest.approx(0.75)
+    stats.update(hits=0, misses=0)
+    assert user_cache_hit_rate(generate_latest(metrics.registry).decode()) is None
 
 
 def test_open_loop_offers_the_rate_and_stops(slow_server: str) -> None:
