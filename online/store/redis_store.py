@@ -3,8 +3,9 @@
 Catalogue data is read once per version (movies blob, embedding blobs, similar lists in pipelined
 MGETs); per request, one pipeline reads the user's hash, user embeddings, real-time history and
 real-time embeddings. A user's versioned part (hash + embeddings) never changes once published, so
-an in-process LRU keeps it decoded and later requests read only the nearline keys. Every socket operation has a timeout, so a dead Redis raises
-``StoreUnavailable`` quickly instead of hanging, and redis-py reconnects by itself when it is back.
+an in-process LRU keeps it decoded and later requests read only the nearline keys. Every socket
+operation has a timeout, so a dead Redis raises ``StoreUnavailable`` quickly instead of hanging, and
+redis-py reconnects by itself when it is back.
 SavedModels and the report are still read from the bundle files under ``settings.artifacts``.
 """
 
