@@ -110,8 +110,9 @@ def _session(movies: list[int], rng: random.Random) -> Callable[[int], Request]:
 
 def measure_store(store: str, env: dict[str, str], scenarios: list[Scenario], cfg: OnlineConfig,
                   log_dir: Path, workers: int = 1) -> tuple[dict[tuple[str, int], list[LoadResult]],
-                                                            dict[str, dict[str, float]], dict[str, float], str]:
-    """Run every scenario x concurrency x repeat against one server; results, stage ms, RSS MiB, info."""
+                                                            dict[str, dict[str, float]], dict[str, float | None], str]:
+    """Run every scenario x concurrency x repeat against one server; results, stage ms, RSS MiB and
+    user-cache hit rate (None without a cache), info."""
     results: dict[tuple[str, int], list[LoadResult]] = {}
     stages: dict[str, dict[str, float]] = {}
     log_name = f"server-{store}.log".replace(" ", "-").replace(",", "")
@@ -133,9 +134,8 @@ def measure_store(store: str, env: dict[str, str], scenarios: list[Scenario], cf
         open_loop = _measure_open_loop(server.url, scenarios, cfg, results)
         results.update(open_loop)
         # one worker's registry when there are several: each worker has its own cache
-        hit_rate = user_cache_hit_rate(server.metrics_text())
         memory = {"rss_start_mib": rss_start / 2**20, "rss_peak_mib": server.peak_rss / 2**20,
-                  "user_cache_hit_rate": float("nan") if hit_rate is None else hit_rate}
+                  "user_cache_hit_rate": user_cache_hit_rate(server.metrics_text())}
     note = "" if info.get("service") else str(info.get("error", "service app not available"))
     return results, stages, memory, note
 
@@ -239,7 +239,7 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
                 stage_rows.append([store, name, metric, f"{ms:.2f}"])
         hit_rate = memory["user_cache_hit_rate"]
         mem_rows.append([store, f"{memory['rss_start_mib']:.0f}", f"{memory['rss_peak_mib']:.0f}",
-                         "—" if math.isnan(hit_rate) else f"{hit_rate:.1%}", f"{time.perf_counter() - t0:.0f}"])
+                         "—" if hit_rate is None else f"{hit_rate:.1%}", f"{time.perf_counter() - t0:.0f}"])
     tables = [Table(["store", "endpoint", "conc", "RPS", "p50 ms", "p95 ms", "p99 ms", "RPS / floor",
                      "p99 / floor", "errors"], rows, title="Throughput and latency")]
     if target_rows:
@@ -271,7 +271,7 @@ def run(bundle: Bundle | None, artifacts: Path | None, quick: bool, img_dir: Pat
             "(`SPARROW_USER_CACHE_SIZE`, default 4096 users), so after the first request per user only the "
             "nearline keys are read; the benchmark's users are the bundle's, all of which fit, so its hit rate "
             "is near 100% — a production hit rate depends on how many users are active within the cache's span.")
-    if not redis_url:
+    else:
         notes.append("RedisStore not measured: no redis-server or no publish step available.")
     img = _plot(plot_data, cfg.concurrencies, img_dir)
     return Section("Online latency and throughput", tables=tables, notes=notes, images=[img] if img else [])
