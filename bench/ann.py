@@ -3,8 +3,8 @@
 Indexes are built with the service's own builder (``online.recall.ann.build_index``), so the figures
 are those of the code that serves requests (HNSW with the service's efSearch, LSH with its exact
 re-scoring of oversampled candidates). Catalogues: the real item embeddings of a bundle, and synthetic
-clustered catalogues of 100k (and 1M in full mode) items. Spark BRP-LSH similar-list recall and time
-are read from the bundle manifest, where the offline pipeline records them.
+clustered catalogues of 100k (and 1M in full mode) items. Spark BRP-LSH similar lists are measured
+against exact search by :mod:`bench.spark_lsh`.
 """
 
 from __future__ import annotations
@@ -122,17 +122,6 @@ def bundle_item_embeddings(bundle: Bundle) -> Iterator[tuple[str, np.ndarray]]:
         yield name, np.stack(frame[vec_col].to_numpy()).astype(np.float32)
 
 
-def spark_lsh_rows(manifest: dict[str, Any]) -> list[list[str]]:
-    """``[list, recall@K vs exact, similar-step seconds]`` as the offline pipeline recorded them."""
-    metrics = manifest.get("metrics", {})
-    recall = metrics.get("lsh_recall_at_k", {})
-    steps = metrics.get("steps", {})
-    entry = steps.get("similar", {}) if isinstance(steps, dict) else {}
-    seconds = f"{entry['seconds']:.1f}" if isinstance(entry, dict) and "seconds" in entry else "n/a"
-    k = manifest.get("params", {}).get("similar_top_k", "K")
-    return [[name, f"{value:.3f}", str(k), seconds] for name, value in sorted(recall.items())]
-
-
 def run(bundle: Bundle | None, quick: bool, img_dir: Path) -> Section:
     """The ANN section: real embeddings of ``bundle`` (if any) and synthetic catalogues."""
     _, builder_name = _builder()
@@ -152,12 +141,11 @@ def run(bundle: Bundle | None, quick: bool, img_dir: Path) -> Section:
     tables = [table]
     notes = [f"Indexes built with {builder_name}; one query at a time, {n_queries} user-like queries, top-{TOP_K}."]
     if bundle is not None:
-        lsh = spark_lsh_rows(bundle.manifest)
-        if lsh:
-            tables.append(Table(["similar list", "recall vs exact (sample)", "K", "similar step s (all lists)"], lsh,
-                                title="Spark BucketedRandomProjectionLSH similar lists (recorded by the pipeline)"))
-        else:
-            notes.append("The bundle manifest records no Spark LSH recall/time entries.")
+        from bench.spark_lsh import section_tables
+
+        spark_tables, spark_notes = section_tables(bundle, quick)
+        tables += spark_tables
+        notes += spark_notes
     else:
         notes.append("No bundle: real item embeddings and Spark BRP-LSH figures not measured.")
     images = [_plot(rows, img_dir)]

@@ -15,19 +15,18 @@ measured in separate sittings on an idle machine. The section names every reused
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bench.report import Section, Table, plt_or_none, save_figure
+from bench.tree_sampler import CpuShares, TreeSampler
 from sparrow.bundle import open_bundle
 
 # name -> (users, movies, ratings) of the synthetic sets (ML-25M: 162,541 users, 59,047 movies)
@@ -64,6 +63,8 @@ class PipelineRun:
     steps: dict[str, float] = field(default_factory=dict)
     error: str = ""
     measured: str = ""  # "<date> (commit <sha>)" of the run, filled when it is saved
+    # bench.tree_sampler.CpuShares as a dict (tree / other / steal / cores); empty for runs saved before it
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 def save_run(run: PipelineRun, path: Path) -> PipelineRun:
@@ -86,21 +87,6 @@ def load_run(path: Path) -> PipelineRun | None:
         return None
 
 
-def _tree_rss(pid: int) -> int:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
-    return total
-
-
 def run_pipeline_measured(name: str, data_dir: Path, artifacts: Path, quick: bool, log_dir: Path,
                           driver_memory: str | None = None, timeout_s: float = 3600, scale: bool = False) -> PipelineRun:
     """Run the offline pipeline on ``data_dir`` in a child process; time it and sample its peak RSS."""
@@ -112,38 +98,26 @@ def run_pipeline_measured(name: str, data_dir: Path, artifacts: Path, quick: boo
     log_dir.mkdir(parents=True, exist_ok=True)
     slug = "".join(c if c.isalnum() or c in ".-" else "-" for c in name).strip("-")
     log_path = log_dir / f"pipeline-{slug}.log"
-    peak = 0
     t0 = time.perf_counter()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 cwd=Path(__file__).resolve().parents[1])
-        stop = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, _tree_rss(proc.pid))
-                stop.wait(0.5)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        try:
-            rc = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
-        finally:
-            stop.set()
-            sampler.join()
+        with TreeSampler(proc.pid) as sampler:
+            try:
+                rc = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
     seconds = time.perf_counter() - t0
+    peak, cpu = sampler.peak_rss, asdict(sampler.shares())
     ratings = _count_lines(Path(data_dir) / "ratings.csv") - 1
     if rc != 0:
         lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
         last = lines[-1] if lines else "no output"
         return PipelineRun(name, ratings, seconds, peak, artifacts, ok=False,
-                           error=f"exit {rc}: {last[:300]} (log: {log_path})")
+                           error=f"exit {rc}: {last[:300]} (log: {log_path})", cpu=cpu)
     steps = step_timings(open_bundle(artifacts, verify=False).manifest)
-    return PipelineRun(name, ratings, seconds, peak, artifacts, ok=True, steps=steps)
+    return PipelineRun(name, ratings, seconds, peak, artifacts, ok=True, steps=steps, cpu=cpu)
 
 
 def _count_lines(path: Path) -> int:
@@ -198,8 +172,17 @@ def section_from_runs(runs: list[PipelineRun], notes: list[str], img_dir: Path, 
     notes = [f"Every step and model of the pipeline, {params}; peak RSS over the child process tree "
              "(Python + Spark JVM + workers), sampled every 0.5 s.", *notes]
     whole = [[r.name, f"{r.ratings:,}", f"{r.seconds:.0f}" if r.ok else "failed", f"{r.peak_rss / 2**30:.2f}",
-              "yes" if r.ok else f"no: {r.error[:200]}"] for r in runs]
-    tables = [Table(["data", "ratings", "whole pipeline s", "peak RSS GiB", "ok"], whole, title="Whole pipeline")]
+              *_cpu_cells(r), "yes" if r.ok else f"no: {r.error[:200]}"] for r in runs]
+    tables = [Table(["data", "ratings", "whole pipeline s", "peak RSS GiB", "CPU: run", "CPU: other processes",
+                     "CPU: steal", "ok"], whole, title="Whole pipeline")]
+    notes.append("CPU columns are shares of the machine's capacity (wall time x cores) during the run, from the "
+                 "kernel's counters (bench.tree_sampler): the run's own process tree, every other process, and "
+                 "time the hypervisor gave to other guests (steal). The last two are time the run waited for.")
+    for r in runs:
+        shares = _shares(r)
+        if shares is not None and shares.disturbed():
+            notes.append(f"**{r.name} shared the machine**: other processes took {shares.other:.0%} and steal "
+                         f"{shares.steal:.0%} of its CPU capacity, so its times are longer than on an idle machine.")
     steps = sorted({s for r in runs for s in r.steps})
     if steps:
         tables.append(Table(["step", *[r.name for r in runs]],
@@ -223,6 +206,17 @@ def section_from_runs(runs: list[PipelineRun], notes: list[str], img_dir: Path, 
                          f"(target ≤ {PEAK_MEMORY_TARGET_GIB:.0f}).")
     img = _plot(ok, img_dir)
     return Section("Offline pipeline scaling", tables=tables, notes=notes, images=[img] if img else [])
+
+
+def _shares(run: PipelineRun) -> CpuShares | None:
+    return CpuShares(**run.cpu) if run.cpu else None
+
+
+def _cpu_cells(run: PipelineRun) -> list[str]:
+    shares = _shares(run)
+    if shares is None:
+        return ["—"] * 3  # saved before the sampler measured CPU
+    return [f"{shares.tree:.0%}", f"{shares.other:.0%}", f"{shares.steal:.0%}"]
 
 
 def _plot(runs: list[PipelineRun], img_dir: Path) -> Path | None:
