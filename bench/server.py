@@ -110,15 +110,11 @@ class ServerProcess:
 
     def sample_rss(self) -> int:
         """RSS (bytes) of the server process and its children now; remembers the peak."""
-        import psutil
+        from bench.tree_sampler import tree_rss
 
         if self.proc is None:
             return 0
-        try:
-            root = psutil.Process(self.proc.pid)
-            rss = root.memory_info().rss + sum(c.memory_info().rss for c in root.children(recursive=True))
-        except psutil.Error:
-            return 0
+        rss = tree_rss(self.proc.pid)
         self.peak_rss = max(self.peak_rss, rss)
         return rss
 

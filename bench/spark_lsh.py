@@ -71,8 +71,9 @@ def _measure_embedding(spark: Any, bundle: Bundle, name: str, params: PipelinePa
     threshold = params.lsh_threshold if params.lsh_threshold is not None else check.threshold()
     shown = [similar_list_for_embedding(name), f"{len(catalogue[0]):,}"]
     lsh_s, lsh_recall = _timed_recall(lambda: lsh_similar(unit, params, threshold), check)
-    exact_s, exact_recall = _timed_recall(lambda: exact_similar(spark, unit, params.similar_top_k, catalogue=catalogue),
-                                              check)
+    exact_s, exact_recall = _timed_recall(
+        lambda: exact_similar(spark, unit, params.similar_top_k, catalogue=catalogue), check
+    )
     unit.unpersist()
     return [
         [*shown, "BRP-LSH", f"{threshold:.3f}", f"{lsh_s:.1f}", f"{lsh_recall:.3f}"],

@@ -45,6 +45,24 @@ def _system_times() -> dict[str, float]:
     return {f: float(getattr(times, f, 0.0)) for f in _FIELDS}
 
 
+def tree_processes(pid: int) -> list[psutil.Process]:
+    """The process ``pid`` and all its descendants now (empty when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def tree_rss(pid: int) -> int:
+    """RSS (bytes) summed over ``pid`` and its descendants now; a process that exits meanwhile counts 0."""
+    total = 0
+    for proc in tree_processes(pid):
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_info().rss
+    return total
+
+
 def shares_between(before: dict[str, float], after: dict[str, float], tree_cpu: float, cores: int) -> CpuShares:
     """:class:`CpuShares` from two :func:`psutil.cpu_times` snapshots and the tree's CPU seconds between them."""
     delta = {f: max(0.0, after[f] - before[f]) for f in _FIELDS}
@@ -85,13 +103,8 @@ class TreeSampler:
 
     def sample(self) -> None:
         """One sample: the tree's RSS (peak kept) and each live process's CPU time so far."""
-        try:
-            root = psutil.Process(self.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return
         rss = 0
-        for proc in procs:
+        for proc in tree_processes(self.pid):
             with contextlib.suppress(psutil.Error), proc.oneshot():
                 rss += proc.memory_info().rss
                 times = proc.cpu_times()

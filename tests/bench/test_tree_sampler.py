@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
-from bench.tree_sampler import CpuShares, TreeSampler, shares_between
+import psutil
+
+from bench.tree_sampler import CpuShares, TreeSampler, shares_between, tree_rss
 
 FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
@@ -49,3 +52,18 @@ def test_the_sampler_credits_the_tree_with_its_cpu_and_other_processes_with_thei
     assert sampler.peak_rss > 1_000_000
     assert shares.tree * capacity >= 0.4
     assert shares.other * capacity >= 0.35
+
+
+def test_tree_rss_sums_a_process_and_its_children_and_is_zero_once_it_is_gone() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        deadline = time.monotonic() + 5
+        while tree_rss(child.pid) < 1_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the interpreter is still loading
+        alone = tree_rss(child.pid)
+        assert alone > 1_000_000
+        assert tree_rss(os.getpid()) - psutil.Process().memory_info().rss > alone // 2  # the child is counted
+    finally:
+        child.kill()
+        child.wait()
+    assert tree_rss(child.pid) == 0
